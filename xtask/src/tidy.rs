@@ -1,0 +1,1 @@
+//! Tidy rules, run as tests.
