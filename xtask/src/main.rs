@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the one entry point for the project's checks (see README.md).
 //!
 //! - `ci`: everything CI runs: fmt check, clippy with `-D warnings`, the whole test suite.
+//! - `tidy`: the architecture invariants (crate graph, banned APIs, crate docs); also a `#[test]`.
 
 use std::process::{Command, ExitCode};
 
@@ -12,8 +13,9 @@ fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match arguments.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("tidy") => tidy(),
         Some("help") | None => {
-            println!("usage: cargo xtask <ci>");
+            println!("usage: cargo xtask <ci|tidy>");
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
@@ -50,4 +52,14 @@ fn ci() -> Result {
     run("cargo", &["test", "--workspace", "--all-features"])?;
     eprintln!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn tidy() -> Result {
+    let problems = tidy::check(&workspace_root())?;
+    if problems.is_empty() {
+        eprintln!("tidy: ok");
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n{}", problems.len(), problems.join("\n")))
+    }
 }
