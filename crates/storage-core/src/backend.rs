@@ -23,8 +23,10 @@ use crate::key::Key;
 /// - **Durability.** After a crash (power loss), a value holds what its last durable point left, where durable points
 ///   are: `sync(key)` returning `Ok` (every earlier `append` and `truncate` of that key, and the key's existence),
 ///   `atomic_write` returning `Ok` (the whole new value), `delete` returning `Ok` (the key is gone).
-///   Un-synced appends may survive a crash in part, but only as a prefix of what was appended, possibly followed by
-///   garbage up to the torn sector: readers must validate (checksums), the backend does not.
+///   Un-synced appends and truncations may survive a crash in any combination: each may be kept, lost or torn at a
+///   sector boundary with garbage after it, and a later one may survive an earlier lost one (the gap reads as
+///   zeros). Bytes made durable by an earlier `sync` never change. Readers must validate what lies past the last
+///   point they know was synced (checksums, and what was acknowledged); the backend does not.
 /// - **Atomicity.** `atomic_write` replaces the whole value or nothing: after `Err`, or a crash at any point during the
 ///   call, the key holds its entire old value (or stays missing), never a mix or a truncation.
 /// - **Poisoning.** After a failed `sync` or `atomic_write` (and, for backends that say so, a failed `append`),
@@ -64,6 +66,28 @@ pub trait StorageBackend: Send + Sync {
     /// Every key that starts with `prefix` (a plain string prefix; `""` lists all), sorted bytewise.
     fn list(&self, prefix: &str) -> Result<Vec<Key>>;
 }
+
+macro_rules! forward_storage_backend {
+    ($($wrapper:ty),*) => {$(
+        impl<B: StorageBackend + ?Sized> StorageBackend for $wrapper {
+            fn name(&self) -> &'static str { (**self).name() }
+            fn read(&self, key: &Key) -> Result<Option<Vec<u8>>> { (**self).read(key) }
+            fn read_range(&self, key: &Key, offset: u64, length: u64) -> Result<Vec<u8>> {
+                (**self).read_range(key, offset, length)
+            }
+            fn len(&self, key: &Key) -> Result<Option<u64>> { (**self).len(key) }
+            fn append(&self, key: &Key, data: &[u8]) -> Result<()> { (**self).append(key, data) }
+            fn sync(&self, key: &Key) -> Result<()> { (**self).sync(key) }
+            fn atomic_write(&self, key: &Key, data: &[u8]) -> Result<()> { (**self).atomic_write(key, data) }
+            fn truncate(&self, key: &Key, length: u64) -> Result<()> { (**self).truncate(key, length) }
+            fn delete(&self, key: &Key) -> Result<bool> { (**self).delete(key) }
+            fn list(&self, prefix: &str) -> Result<Vec<Key>> { (**self).list(prefix) }
+        }
+    )*};
+}
+
+// A shared backend (one store used by the WAL and the snapshot manager at once) is a backend.
+forward_storage_backend!(std::sync::Arc<B>, &B);
 
 /// The [`StorageBackend`] contract with asynchronous calls, for backends that can only answer asynchronously
 /// (IndexedDB). Every `StorageBackend` is one through a blanket implementation, so logic written against this trait
