@@ -5,6 +5,7 @@
 
 use std::process::{Command, ExitCode};
 
+mod browser;
 mod tidy;
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -14,6 +15,7 @@ fn main() -> ExitCode {
     let outcome = match arguments.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy(),
+        Some("browser-test") => browser::browser_tests(),
         Some("help") | None => {
             println!("usage: cargo xtask <ci|tidy>");
             Ok(())
@@ -45,13 +47,52 @@ fn workspace_root() -> std::path::PathBuf {
     manifest_dir.parent().map(std::path::Path::to_path_buf).unwrap_or(manifest_dir)
 }
 
+/// The crates that must build for the browser (`wasm32-unknown-unknown`): the storage contract and everything
+/// written once for both worlds.
+const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "snapshot"];
+
 fn ci() -> Result {
     let started = std::time::Instant::now();
-    run("cargo", &["fmt", "--all", "--check"])?;
-    run("cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
-    run("cargo", &["test", "--workspace", "--all-features"])?;
+    let mut timings = Vec::new();
+    let mut step = |name: &str, action: &mut dyn FnMut() -> Result| -> Result {
+        let step_started = std::time::Instant::now();
+        eprintln!("==> {name}");
+        action()?;
+        timings.push((name.to_owned(), step_started.elapsed().as_secs_f64()));
+        Ok(())
+    };
+    step("fmt", &mut || run("cargo", &["fmt", "--all", "--check"]))?;
+    step("clippy", &mut || {
+        run("cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])
+    })?;
+    step("wasm32 build of the browser crates", &mut wasm_build)?;
+    step("tests", &mut || run("cargo", &["test", "--workspace", "--all-features"]))?;
     eprintln!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
+    for (name, seconds) in timings {
+        eprintln!("  {seconds:>7.1} s  {name}");
+    }
     Ok(())
+}
+
+/// Installs the wasm32 target when missing (a fresh machine has only the host target).
+fn ensure_wasm_target() -> Result {
+    let output = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|error| format!("could not run rustup: {error}"))?;
+    if String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
+        return Ok(());
+    }
+    run("rustup", &["target", "add", "wasm32-unknown-unknown"])
+}
+
+fn wasm_build() -> Result {
+    ensure_wasm_target()?;
+    let mut arguments = vec!["build", "--target", "wasm32-unknown-unknown"];
+    for name in BROWSER_CRATES {
+        arguments.extend(["-p", name]);
+    }
+    run("cargo", &arguments)
 }
 
 fn tidy() -> Result {

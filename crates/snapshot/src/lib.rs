@@ -1,0 +1,33 @@
+//! Snapshots, checkpoints and recovery over any [`storage_core::StorageBackend`].
+//!
+//! A snapshot captures a whole state at an LSN so the WAL before it can be dropped; recovery is "newest valid
+//! snapshot + the WAL after it". Snapshots are written with `atomic_write` only, checksummed section by section,
+//! and carry a digest of the whole state that loading verifies against the decoded state. See docs/snapshot.md.
+//!
+//! ```
+//! use snapshot::{SnapshotManager, SnapshotOptions};
+//! use snapshot::testing::VectorState;
+//! use storage_mem::MemoryBackend;
+//!
+//! let manager = SnapshotManager::new(MemoryBackend::new(), SnapshotOptions::default())?;
+//! let mut state = VectorState::new(3);
+//! state.vectors.insert(7, vec![1.0, 2.0, 3.0]);
+//! manager.save(&state, 10)?;
+//! let loaded = manager.load_latest::<VectorState>()?.expect("a snapshot was saved");
+//! assert_eq!((loaded.state, loaded.lsn), (state, 10));
+//! # Ok::<(), snapshot::SnapshotError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+pub mod format;
+mod manager;
+pub mod testing;
+
+pub use error::{SkippedSnapshot, SnapshotError};
+pub use format::{DigestBuilder, PartHasher, SnapshotReader, SnapshotWriter, StateDigest};
+pub use manager::{
+    AsyncSnapshotManager, LoadedSnapshot, RETAIN_COUNT_MAX, SNAPSHOT_KEY_PREFIX, SavedSnapshot, Snapshot,
+    SnapshotManager, SnapshotOptions, decode_snapshot, encode_snapshot, list_snapshots, load_latest,
+    parse_snapshot_key, save, snapshot_key,
+};

@@ -1,0 +1,99 @@
+//! A small vector-store state (ids to f32 vectors of one dimension) for tests, benches and chaos runs.
+
+use std::collections::BTreeMap;
+
+use crate::error::SnapshotError;
+use crate::format::{DigestBuilder, PartHasher, SnapshotReader, SnapshotWriter, StateDigest};
+use crate::manager::Snapshot;
+
+const IDS_TAG: u32 = 1;
+const VECTORS_TAG: u32 = 2;
+
+/// Ids to vectors, all of `dimension` floats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VectorState {
+    /// Floats per vector.
+    pub dimension: u32,
+    /// The vectors, by id.
+    pub vectors: BTreeMap<u64, Vec<f32>>,
+}
+
+impl VectorState {
+    /// An empty state.
+    pub fn new(dimension: u32) -> Self {
+        Self { dimension, vectors: BTreeMap::new() }
+    }
+}
+
+impl Snapshot for VectorState {
+    const PRODUCER: &'static str = "snapshot-testing-vectors";
+
+    fn configuration(&self) -> Vec<u8> {
+        self.dimension.to_le_bytes().to_vec()
+    }
+
+    fn snapshot_bytes_hint(&self) -> usize {
+        self.vectors.len() * (8 + self.dimension as usize * 4) + 64
+    }
+
+    fn encode_sections(&self, writer: &mut SnapshotWriter) -> Result<(), SnapshotError> {
+        writer.begin_section(IDS_TAG)?;
+        for id in self.vectors.keys() {
+            writer.buffer().extend_from_slice(&id.to_le_bytes());
+        }
+        writer.end_section()?;
+        writer.begin_section(VECTORS_TAG)?;
+        for vector in self.vectors.values() {
+            let buffer = writer.buffer();
+            for value in vector {
+                buffer.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+        writer.end_section()
+    }
+
+    fn decode_sections(configuration: &[u8], reader: &SnapshotReader<'_>) -> Result<Self, SnapshotError> {
+        let invalid = |reason: String| SnapshotError::Decode { key: String::new(), reason };
+        let dimension = configuration
+            .try_into()
+            .map(u32::from_le_bytes)
+            .map_err(|_| invalid(format!("configuration is {} bytes, expected 4", configuration.len())))?;
+        let ids = reader.section(IDS_TAG)?;
+        let vectors = reader.section(VECTORS_TAG)?;
+        let vector_bytes = dimension as usize * 4;
+        if ids.len() % 8 != 0 || (ids.len() / 8).checked_mul(vector_bytes) != Some(vectors.len()) {
+            return Err(invalid(format!("{} id bytes do not match {} vector bytes", ids.len(), vectors.len())));
+        }
+        let mut state = Self::new(dimension);
+        for (id, vector) in ids.chunks_exact(8).zip(vectors.chunks_exact(vector_bytes.max(1))) {
+            let id = u64::from_le_bytes(id.try_into().map_err(|_| invalid("short id".to_owned()))?);
+            let values = vector
+                .chunks_exact(4)
+                .map(|bytes| bytes.try_into().map(f32::from_le_bytes).unwrap_or(f32::NAN))
+                .collect();
+            if state.vectors.insert(id, values).is_some() {
+                return Err(invalid(format!("id {id} appears twice")));
+            }
+        }
+        Ok(state)
+    }
+
+    fn digest(&self) -> StateDigest {
+        let mut ids = PartHasher::new();
+        let mut vectors = PartHasher::new();
+        let mut scratch = Vec::with_capacity(self.dimension as usize * 4);
+        for (id, vector) in &self.vectors {
+            ids.update(&id.to_le_bytes());
+            scratch.clear();
+            for value in vector {
+                scratch.extend_from_slice(&value.to_le_bytes());
+            }
+            vectors.update(&scratch);
+        }
+        let mut builder = DigestBuilder::new();
+        builder.part(0, &self.dimension.to_le_bytes());
+        builder.part_digest(IDS_TAG, ids.finish());
+        builder.part_digest(VECTORS_TAG, vectors.finish());
+        builder.finish()
+    }
+}
