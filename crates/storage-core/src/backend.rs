@@ -29,8 +29,9 @@ use crate::key::Key;
 ///   point they know was synced (checksums, and what was acknowledged); the backend does not.
 /// - **Atomicity.** `atomic_write` replaces the whole value or nothing: after `Err`, or a crash at any point during the
 ///   call, the key holds its entire old value (or stays missing), never a mix or a truncation.
-/// - **Poisoning.** After a failed `sync` or `atomic_write` (and, for backends that say so, a failed `append`),
-///   the backend does not know what is durable. It then fails every call with
+/// - **Poisoning.** After a failed `sync`, a failed `atomic_write` (except a disk-full error while the new copy
+///   was being written, before anything was synced or renamed: then the old value is untouched and the call may be
+///   retried), and for backends that say so a failed `append`, the backend does not know what is durable. It then fails every call with
 ///   [`PersistenceError::Poisoned`](crate::PersistenceError::Poisoned) until it is reopened. It never retries a sync.
 /// - **Concurrency.** Methods take `&self`; a backend is safe to share between threads. Calls on one key are
 ///   linearisable; an `append` racing a `sync` of the same key is made durable by that sync or a later one.

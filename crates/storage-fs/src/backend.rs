@@ -84,8 +84,10 @@ impl FileOptions {
 /// A failed `fdatasync` or `fsync` (of a file or of the directory) may have dropped the dirty pages it was meant to
 /// write, so after one the handle no longer knows what is durable: it is poisoned, returns the failure once and
 /// [`PersistenceError::Poisoned`] from every later call, and never retries the sync. Reopen the store (drop this
-/// handle, then [`open`](Self::open)) to recover from what is durable. The same holds after any failed
-/// `atomic_write` (the contract of [`StorageBackend`]) and a failed `truncate`.
+/// handle, then [`open`](Self::open)) to recover from what is durable. The same holds after a failed `truncate`
+/// and a failed `atomic_write`, with one exception: the disk filling up while the temp copy is created or written
+/// (before its sync and the rename) returns [`PersistenceError::DiskFull`], removes the temp file and leaves the
+/// handle usable, since the target was never touched (the contract of [`StorageBackend`]).
 ///
 /// A failed `append` poisons too, because a short write may have left part of the data at the end of the file,
 /// with one exception: when the disk is full (`ENOSPC`, `EDQUOT`) before any byte of this append reached the file,
@@ -389,7 +391,9 @@ impl FileBackend {
     }
 
     /// The temp-file part of `atomic_write`; `atomic_write` removes the temp file when this fails.
-    fn replace(&self, entry: &Entry, temp_name: &str, data: &[u8], key: &Key) -> Result<()> {
+    /// The steps of `atomic_write`. An error carries whether it struck before the temp copy was synced: up to
+    /// there the target is untouched and nothing is in doubt.
+    fn replace(&self, entry: &Entry, temp_name: &str, data: &[u8], key: &Key) -> Result<(), (PersistenceError, bool)> {
         let operation = Operation::AtomicWrite;
         let error = |errno: Errno| errno_error(operation, key.as_str(), errno);
         let temp = rustix::fs::openat(
@@ -398,22 +402,22 @@ impl FileBackend {
             OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::from_raw_mode(FILE_MODE),
         )
-        .map_err(error)?;
+        .map_err(|errno| (error(errno), true))?;
         self.write_all(&temp, data)
-            .map_err(|failure| PersistenceError::from_io(operation, key.as_str(), failure.error))?;
-        self.fdatasync(&temp).map_err(error)?;
+            .map_err(|failure| (PersistenceError::from_io(operation, key.as_str(), failure.error), true))?;
+        self.fdatasync(&temp).map_err(|errno| (error(errno), false))?;
         drop(temp);
         let change = {
             let mut slot = write(&entry.slot);
             // Later calls must open the new file, never append to the replaced one.
             self.close_file(&mut slot);
             rustix::fs::renameat(&self.directory_file, temp_name, &self.directory_file, entry.file_name.as_str())
-                .map_err(error)?;
+                .map_err(|errno| (error(errno), false))?;
             let change = self.record_directory_change();
             slot.entry_change = change;
             change
         };
-        self.sync_directory_through(change, operation, key)
+        self.sync_directory_through(change, operation, key).map_err(|failure| (failure, false))
     }
 }
 
@@ -499,10 +503,12 @@ impl StorageBackend for FileBackend {
         let entry = self.entry(key);
         let counter = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let temp_name = name::temp_file_name(&entry.file_name, self.process_id, counter);
-        self.replace(&entry, &temp_name, data, key).map_err(|error| {
+        self.replace(&entry, &temp_name, data, key).map_err(|(error, before_sync)| {
             // Best effort; after a successful rename the name is gone already. An orphan is removed at next open.
             let _ = rustix::fs::unlinkat(&self.directory_file, temp_name.as_str(), AtFlags::empty());
-            self.poison.poison(error, operation, key.as_str())
+            // The disk filling up while the temp copy is written leaves the old value untouched and nothing in
+            // doubt, so the caller may free space and retry. Any other failure (a failed sync above all) poisons.
+            if before_sync && error.is_disk_full() { error } else { self.poison.poison(error, operation, key.as_str()) }
         })
     }
 

@@ -67,16 +67,20 @@ fn disk_full_is_a_typed_error() {
     let log = key("wal/0001");
     let too_big = vec![0x5A; 4 * TMPFS_BYTES];
 
-    // An atomic write that does not fit: DiskFull, no temp file left, poisoned (the trait's contract).
+    // An atomic write that does not fit: DiskFull, no temp file left, the old value intact, and the handle usable
+    // (the target was never touched, so nothing is in doubt: the trait's contract).
     {
         let backend = FileBackend::open(&store).unwrap();
+        backend.atomic_write(&blob, b"old").unwrap();
         let full = backend.atomic_write(&blob, &too_big);
         assert!(
             matches!(&full, Err(PersistenceError::DiskFull { operation: Operation::AtomicWrite, key }) if key == "blob"),
             "{full:?}"
         );
         assert_eq!(temp_files(&store), 0, "the temp file is removed");
-        assert!(matches!(backend.read(&blob), Err(PersistenceError::Poisoned { .. })));
+        assert!(!backend.is_poisoned());
+        assert_eq!(backend.read(&blob).unwrap().as_deref(), Some(&b"old"[..]));
+        assert!(backend.delete(&blob).unwrap());
     }
 
     // An append that fits in part: DiskFull, and poisoned because part of it reached the file.

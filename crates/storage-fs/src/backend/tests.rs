@@ -193,15 +193,19 @@ fn any_other_failed_write_poisons() {
 }
 
 #[test]
-fn disk_full_in_atomic_write_is_typed_and_poisons_as_the_contract_says() {
+fn disk_full_while_writing_the_temp_copy_keeps_the_old_value_and_the_handle_usable() {
     let directory = TestDirectory::new("disk-full-atomic");
     let backend = FileBackend::open(&directory.0).unwrap();
     let blob = key("blob");
+    backend.atomic_write(&blob, b"old value").unwrap();
     *lock(&backend.faults.next_write) = Some((10, Errno::NOSPC));
     let full = backend.atomic_write(&blob, &[1; 100]);
     assert!(matches!(full, Err(PersistenceError::DiskFull { operation: Operation::AtomicWrite, .. })));
     assert!(temp_files(&directory).is_empty());
-    assert_every_call_is_poisoned(&backend, Operation::AtomicWrite);
+    assert!(!backend.is_poisoned(), "nothing is in doubt: the target was never touched");
+    assert_eq!(backend.read(&blob).unwrap().as_deref(), Some(&b"old value"[..]));
+    backend.atomic_write(&blob, &[2; 100]).unwrap();
+    assert_eq!(backend.read(&blob).unwrap().unwrap(), vec![2; 100], "the write can be retried");
 }
 
 #[test]

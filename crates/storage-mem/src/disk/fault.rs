@@ -116,7 +116,8 @@ pub(crate) enum StepFailure {
 ///
 /// - A failed `Sync` or `DirectorySync` poisons, whatever the errno: the kernel may have dropped the dirty pages
 ///   or metadata it was meant to write (fsyncgate).
-/// - Any failure inside `atomic_write` or `truncate` poisons (the storage contract says so for `atomic_write`).
+/// - Any failure inside `atomic_write` or `truncate` poisons, except `ENOSPC` while the temp copy is created or
+///   written (before its sync and the rename): the target was never touched, so the caller may free space and retry.
 /// - An `append` whose write fails with `EIO` poisons; with `ENOSPC` it does not, because the model's failed write
 ///   writes nothing, so the value is unchanged and the caller may free space and retry.
 /// - A failed read, a failed create in `append` (the open failed, nothing changed) and a failed unlink in `delete`
@@ -127,6 +128,7 @@ pub(crate) fn poisons(operation: Operation, kind: OperationKind, error: FaultErr
         | (Operation::Append, OperationKind::Create)
         | (Operation::Delete, OperationKind::Unlink) => false,
         (Operation::Append, OperationKind::Write) => error == FaultError::Eio,
+        (Operation::AtomicWrite, OperationKind::Create | OperationKind::Write) => error == FaultError::Eio,
         _ => true,
     }
 }
@@ -308,7 +310,10 @@ mod tests {
         check(Operation::Append, Write, [true, false]);
         check(Operation::Sync, Sync, [true, true]);
         check(Operation::Sync, DirectorySync, [true, true]);
-        for kind in [Create, Write, Sync, Rename, DirectorySync] {
+        for kind in [Create, Write] {
+            check(Operation::AtomicWrite, kind, [true, false]);
+        }
+        for kind in [Sync, Rename, DirectorySync] {
             check(Operation::AtomicWrite, kind, [true, true]);
         }
         check(Operation::Truncate, Truncate, [true, true]);
