@@ -130,7 +130,8 @@ fn output_of(program: &str, arguments: &[&str]) -> Option<String> {
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn ensure_wasm_target() -> Result<(), String> {
+/// Installs the wasm32 target when missing (a fresh machine has only the host target).
+pub fn ensure_wasm_target() -> Result<(), String> {
     let installed = output_of("rustup", &["target", "list", "--installed"])
         .ok_or("could not run `rustup target list --installed`")?;
     if installed.lines().any(|line| line.trim() == "wasm32-unknown-unknown") {

@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the one entry point for the project's checks (see README.md).
 //!
-//! - `ci`: everything CI runs: fmt check, clippy with `-D warnings`, the whole test suite.
+//! - `ci`: everything CI runs: fmt check, clippy with `-D warnings`, a wasm32 build of the browser crates, the
+//!   whole test suite, and the browser tests in headless Chromium.
+//! - `browser-test`: the browser tests alone (installs Chromium, chromedriver and wasm-bindgen-cli when missing).
 //! - `tidy`: the architecture invariants (crate graph, banned APIs, crate docs); also a `#[test]`.
 
 use std::process::{Command, ExitCode};
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy(),
         Some("browser-test") => browser::browser_tests(),
         Some("help") | None => {
-            println!("usage: cargo xtask <ci|tidy>");
+            println!("usage: cargo xtask <ci|tidy|browser-test>");
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
@@ -49,7 +51,7 @@ fn workspace_root() -> std::path::PathBuf {
 
 /// The crates that must build for the browser (`wasm32-unknown-unknown`): the storage contract and everything
 /// written once for both worlds.
-const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "snapshot"];
+const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "wal", "snapshot"];
 
 fn ci() -> Result {
     let started = std::time::Instant::now();
@@ -67,6 +69,7 @@ fn ci() -> Result {
     })?;
     step("wasm32 build of the browser crates", &mut wasm_build)?;
     step("tests", &mut || run("cargo", &["test", "--workspace", "--all-features"]))?;
+    step("browser tests (headless Chromium)", &mut browser::browser_tests)?;
     eprintln!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     for (name, seconds) in timings {
         eprintln!("  {seconds:>7.1} s  {name}");
@@ -74,20 +77,8 @@ fn ci() -> Result {
     Ok(())
 }
 
-/// Installs the wasm32 target when missing (a fresh machine has only the host target).
-fn ensure_wasm_target() -> Result {
-    let output = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_err(|error| format!("could not run rustup: {error}"))?;
-    if String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == "wasm32-unknown-unknown") {
-        return Ok(());
-    }
-    run("rustup", &["target", "add", "wasm32-unknown-unknown"])
-}
-
 fn wasm_build() -> Result {
-    ensure_wasm_target()?;
+    browser::ensure_wasm_target()?;
     let mut arguments = vec!["build", "--target", "wasm32-unknown-unknown"];
     for name in BROWSER_CRATES {
         arguments.extend(["-p", name]);
