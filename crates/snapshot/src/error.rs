@@ -94,6 +94,47 @@ pub enum SnapshotError {
         /// What.
         reason: String,
     },
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    /// The log no longer holds the operations right after the newest valid snapshot (it was truncated past it, or
+    /// every snapshot that covered the gap is gone or corrupt). Nothing is loaded: the state would be missing
+    /// acknowledged operations.
+    #[error(
+        "the log starts at LSN {first_log_lsn} but the state needs LSN {needed_lsn} onwards \
+         (snapshot LSN {snapshot_lsn:?}); acknowledged operations would be lost"
+    )]
+    LogGap {
+        /// The snapshot used, if any.
+        snapshot_lsn: Option<u64>,
+        /// The first LSN needed from the log.
+        needed_lsn: u64,
+        /// The first LSN the log holds.
+        first_log_lsn: u64,
+    },
+    /// The log ends before the snapshot's LSN: its newest records are missing, and new records would reuse LSNs.
+    #[error("the log's next LSN is {next_log_lsn} but the snapshot covers LSN {snapshot_lsn}: the log lost records")]
+    LogBehindSnapshot {
+        /// The snapshot's LSN.
+        snapshot_lsn: u64,
+        /// The LSN the log would give the next record.
+        next_log_lsn: u64,
+    },
+    /// A logged operation could not be decoded during replay.
+    #[error("the operation at LSN {lsn} cannot be decoded: {reason}")]
+    UndecodableOperation {
+        /// Its LSN.
+        lsn: u64,
+        /// Why.
+        reason: String,
+    },
+    /// An earlier write failed, so the in-memory state may be ahead of or behind what is durable. Every write fails
+    /// until the store is reopened, which recovers from what is durable.
+    #[error("the durable state is poisoned by an earlier failure ({cause}); reopen it to recover")]
+    Poisoned {
+        /// The first failure.
+        cause: String,
+    },
 }
 
 fn describe(skipped: &[SkippedSnapshot]) -> String {

@@ -19,11 +19,16 @@
 //! ```
 #![deny(missing_docs)]
 
+mod durable;
 mod error;
 pub mod format;
 mod manager;
 pub mod testing;
 
+pub use durable::{
+    AsyncDurable, CheckpointPolicy, CheckpointReport, Durable, DurableOptions, RecoveryReport, StateGuard,
+    StateMachine, check_log_covers, replay_entry,
+};
 pub use error::{SkippedSnapshot, SnapshotError};
 pub use format::{DigestBuilder, PartHasher, SnapshotReader, SnapshotWriter, StateDigest};
 pub use manager::{
@@ -31,3 +36,8 @@ pub use manager::{
     SnapshotManager, SnapshotOptions, decode_snapshot, encode_snapshot, list_snapshots, load_latest,
     parse_snapshot_key, save, snapshot_key,
 };
+
+/// The code samples in docs/recovery.md, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/recovery.md")]
+pub struct RecoveryDocumentSamples;

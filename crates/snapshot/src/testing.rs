@@ -97,3 +97,66 @@ impl Snapshot for VectorState {
         builder.finish()
     }
 }
+
+/// A change to a [`VectorState`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum VectorOperation {
+    /// Insert or replace a vector.
+    Upsert {
+        /// The id.
+        id: u64,
+        /// The vector (its length must be the state's dimension; others are ignored on apply).
+        vector: Vec<f32>,
+    },
+    /// Remove a vector (a no-op when the id is missing).
+    Delete {
+        /// The id.
+        id: u64,
+    },
+}
+
+impl crate::durable::StateMachine for VectorState {
+    type Operation = VectorOperation;
+
+    fn encode_operation(operation: &VectorOperation, out: &mut Vec<u8>) {
+        match operation {
+            VectorOperation::Upsert { id, vector } => {
+                out.push(1);
+                out.extend_from_slice(&id.to_le_bytes());
+                for value in vector {
+                    out.extend_from_slice(&value.to_le_bytes());
+                }
+            }
+            VectorOperation::Delete { id } => {
+                out.push(2);
+                out.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+    }
+
+    fn decode_operation(bytes: &[u8]) -> Result<VectorOperation, String> {
+        let (&tag, rest) = bytes.split_first().ok_or("empty operation")?;
+        let id = rest.get(..8).and_then(|id| id.try_into().ok()).map(u64::from_le_bytes).ok_or("short id")?;
+        let values = rest.get(8..).unwrap_or_default();
+        match tag {
+            1 if values.len() % 4 == 0 => Ok(VectorOperation::Upsert {
+                id,
+                vector: values.chunks_exact(4).map(|b| b.try_into().map(f32::from_le_bytes).unwrap_or(0.0)).collect(),
+            }),
+            2 if values.is_empty() => Ok(VectorOperation::Delete { id }),
+            other => Err(format!("unknown operation tag {other} or bad length {}", bytes.len())),
+        }
+    }
+
+    fn apply(&mut self, operation: VectorOperation) {
+        match operation {
+            VectorOperation::Upsert { id, vector } if vector.len() == self.dimension as usize => {
+                self.vectors.insert(id, vector);
+            }
+            VectorOperation::Upsert { .. } => {}
+            VectorOperation::Delete { id } => {
+                self.vectors.remove(&id);
+            }
+        }
+    }
+}
