@@ -395,11 +395,14 @@ impl<S: StateMachine, B: StorageBackend> Durable<S, B> {
     }
 
     /// Saves a snapshot of the state at its applied LSN (after syncing the log, so a snapshot is never ahead of
-    /// the durable log), then deletes the log segments below the oldest retained snapshot.
+    /// the durable log, and starting a fresh log segment), then deletes the log segments at or below the oldest
+    /// retained snapshot: with one snapshot retained, the log then holds only records after it.
     pub fn checkpoint(&self) -> Result<CheckpointReport, SnapshotError> {
         let mut progress = lock(&self.checkpoint_lock);
         self.check_poisoned()?;
-        self.wal.sync().map_err(|error| self.fail(error))?;
+        // Sync (a snapshot is never ahead of the durable log) and start a fresh segment, so the log below the
+        // snapshot can be deleted whole once no older snapshot needs it.
+        self.wal.rotate().map_err(|error| self.fail(error))?;
         let saved = {
             let applied = self.read();
             self.snapshots.save(&applied.0.state, applied.0.lsn)?
@@ -565,7 +568,7 @@ impl<S: StateMachine, B: AsyncStorageBackend + Clone> AsyncDurable<S, B> {
     /// See [`Durable::checkpoint`].
     pub async fn checkpoint(&mut self) -> Result<CheckpointReport, SnapshotError> {
         self.check_poisoned()?;
-        if let Err(error) = self.wal.sync().await {
+        if let Err(error) = self.wal.rotate().await {
             return Err(self.fail(error));
         }
         let saved = manager::save(&self.backend, &self.state, self.applied_lsn, &self.options.snapshot).await?;

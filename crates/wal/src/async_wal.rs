@@ -95,6 +95,19 @@ impl<B: AsyncStorageBackend> AsyncWal<B> {
         Ok(self.durable_lsn())
     }
 
+    /// See [`crate::Wal::rotate`].
+    pub async fn rotate(&mut self) -> Result<(), WalError> {
+        self.sync().await?;
+        if !self.core.rotate_now()? {
+            return Ok(());
+        }
+        if let Some(flush) = self.core.take_flush(true, self.now_ms()) {
+            let result = driver::execute(&self.backend, &flush.intents).await;
+            self.core.complete_flush(flush, result)?;
+        }
+        Ok(())
+    }
+
     /// See [`crate::Wal::flush`].
     pub async fn flush(&mut self) -> Result<(), WalError> {
         let target = self.core.framed_position();

@@ -197,6 +197,36 @@ impl<B: StorageBackend> Wal<B> {
         }
     }
 
+    /// Syncs everything, then closes the active segment and durably starts a new, empty one, so that every record
+    /// appended so far lies in segments a checkpoint can delete whole (a checkpoint never deletes the active
+    /// segment). Does nothing more than `sync` when the active segment holds no records.
+    pub fn rotate(&self) -> Result<(), WalError> {
+        self.sync()?;
+        let mut state = self.lock();
+        if !state.core.rotate_now()? {
+            return Ok(());
+        }
+        loop {
+            state.core.check_poisoned()?;
+            if state.flushing || state.gathering {
+                state = self.flushed.wait(state).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // `None` once a flush (ours, or another thread's that took our intents) carried the rotation out.
+            let Some(flush) = state.core.take_flush(true, self.now_ms()) else {
+                return Ok(());
+            };
+            state.flushing = true;
+            drop(state);
+            let result = block_on(driver::execute(&self.backend, &flush.intents));
+            state = self.lock();
+            state.flushing = false;
+            let outcome = state.core.complete_flush(flush, result);
+            self.flushed.notify_all();
+            outcome?;
+        }
+    }
+
     /// Writes and syncs everything appended so far; returns the durable LSN.
     pub fn sync(&self) -> Result<Lsn, WalError> {
         let state = self.lock();

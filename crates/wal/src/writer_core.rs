@@ -300,6 +300,17 @@ impl WriterCore {
         Ok(Some(self.framed_bytes_total))
     }
 
+    /// Starts a new segment at the next LSN when the active one holds records, so that every record framed so far
+    /// lies in segments a checkpoint can delete whole. Returns whether it rotated (the caller then flushes).
+    pub(crate) fn rotate_now(&mut self) -> Result<bool, WalError> {
+        self.check_poisoned()?;
+        if self.active_length_bytes <= SEGMENT_HEADER_BYTES as u64 {
+            return Ok(false);
+        }
+        self.rotate(self.next_lsn)?;
+        Ok(true)
+    }
+
     /// Closes the active segment (its bytes are written and synced before the next segment is created, so only
     /// the last segment can ever hold a torn write) and starts one at `first_lsn`.
     fn rotate(&mut self, first_lsn: u64) -> Result<(), WalError> {
@@ -549,6 +560,18 @@ mod tests {
         );
         assert_eq!(core.durable_lsn(), 2, "the rotation syncs made the old segments durable");
         assert_eq!(core.segment_count(), 3);
+    }
+
+    #[test]
+    fn rotating_now_closes_a_segment_with_records_and_is_a_no_op_on_an_empty_one() {
+        let mut core = fresh(1000);
+        core.frame_single(&[1; 10], 0).unwrap();
+        assert!(core.rotate_now().unwrap(), "the active segment holds a record");
+        let described = flush(&mut core, true);
+        assert!(described.contains("sync 01"), "{described}");
+        assert!(described.contains("create 02"), "{described}");
+        assert!(!core.rotate_now().unwrap(), "the new segment is empty: nothing to rotate");
+        assert_eq!(core.segments_before(2), vec![segment_key("wal", 1).unwrap()], "the old segment can go");
     }
 
     #[test]
