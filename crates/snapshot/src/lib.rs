@@ -19,6 +19,11 @@
 //! ```
 #![deny(missing_docs)]
 
+// Digests and encodings view f32 slices as their in-memory bytes, which are the little-endian bytes the formats
+// specify only on little-endian targets (x86-64, aarch64, wasm32: every target we build for).
+#[cfg(target_endian = "big")]
+compile_error!("the snapshot formats assume a little-endian target");
+
 mod durable;
 mod error;
 pub mod format;

@@ -64,31 +64,31 @@ impl Snapshot for VectorState {
         if ids.len() % 8 != 0 || (ids.len() / 8).checked_mul(vector_bytes) != Some(vectors.len()) {
             return Err(invalid(format!("{} id bytes do not match {} vector bytes", ids.len(), vectors.len())));
         }
-        let mut state = Self::new(dimension);
+        let mut entries = Vec::with_capacity(ids.len() / 8);
+        let mut previous: Option<u64> = None;
         for (id, vector) in ids.chunks_exact(8).zip(vectors.chunks_exact(vector_bytes.max(1))) {
             let id = u64::from_le_bytes(id.try_into().map_err(|_| invalid("short id".to_owned()))?);
-            let values = vector
-                .chunks_exact(4)
-                .map(|bytes| bytes.try_into().map(f32::from_le_bytes).unwrap_or(f32::NAN))
-                .collect();
-            if state.vectors.insert(id, values).is_some() {
-                return Err(invalid(format!("id {id} appears twice")));
+            if previous.is_some_and(|previous| previous >= id) {
+                return Err(invalid(format!("id {id} is out of order or appears twice")));
             }
+            previous = Some(id);
+            let mut values = vec![0f32; dimension as usize];
+            for (value, bytes) in values.iter_mut().zip(vector.chunks_exact(4)) {
+                *value = bytes.try_into().map(f32::from_le_bytes).unwrap_or(f32::NAN);
+            }
+            entries.push((id, values));
         }
-        Ok(state)
+        // Ascending ids: the map is bulk-built in one pass.
+        Ok(Self { dimension, vectors: entries.into_iter().collect() })
     }
 
     fn digest(&self) -> StateDigest {
         let mut ids = PartHasher::new();
         let mut vectors = PartHasher::new();
-        let mut scratch = Vec::with_capacity(self.dimension as usize * 4);
         for (id, vector) in &self.vectors {
             ids.update(&id.to_le_bytes());
-            scratch.clear();
-            for value in vector {
-                scratch.extend_from_slice(&value.to_le_bytes());
-            }
-            vectors.update(&scratch);
+            // The floats' little-endian bytes, viewed in place (see the endianness guard in lib.rs).
+            vectors.update(bytemuck::cast_slice(vector));
         }
         let mut builder = DigestBuilder::new();
         builder.part(0, &self.dimension.to_le_bytes());
