@@ -82,6 +82,8 @@ pub struct RecoveryReport {
     pub state_digest: StateDigest,
     /// What the log's own recovery found (torn bytes truncated, salvage).
     pub wal: wal::RecoveryReport,
+    /// Leftovers of interrupted atomic writes (temp files) that opening the backend removed.
+    pub orphans_removed: Vec<String>,
     /// How long recovery took, in microseconds (0 where there is no clock: `wasm32-unknown-unknown`).
     pub elapsed_us: u64,
 }
@@ -178,6 +180,7 @@ fn log_report(report: &RecoveryReport) {
         operations_replayed = report.operations_replayed,
         last_lsn = report.last_lsn,
         torn_bytes_truncated = report.wal.torn_bytes_truncated,
+        orphans_removed = report.orphans_removed.len(),
         state_digest = %report.state_digest,
         elapsed_us = report.elapsed_us,
         "recovered"
@@ -251,6 +254,7 @@ impl<S: StateMachine, B: StorageBackend> Durable<S, B> {
             last_lsn: applied_lsn,
             state_digest: state.digest(),
             wal: wal.recovery_report().clone(),
+            orphans_removed: StorageBackend::orphans_removed_at_open(&*backend),
             elapsed_us: stopwatch.elapsed_us(),
         };
         log_report(&report);
@@ -480,6 +484,7 @@ impl<S: StateMachine, B: AsyncStorageBackend + Clone> AsyncDurable<S, B> {
             last_lsn: applied_lsn,
             state_digest: state.digest(),
             wal: wal.recovery_report().clone(),
+            orphans_removed: AsyncStorageBackend::orphans_removed_at_open(&backend),
             elapsed_us: stopwatch.elapsed_us(),
         };
         log_report(&report);

@@ -379,3 +379,58 @@ fn with_one_snapshot_retained_the_log_after_a_checkpoint_holds_only_records_afte
     assert_eq!(durable.wal().first_lsn().get(), checkpoint.lsn + 1, "no record at or below the snapshot remains");
     assert_eq!(durable.wal().segment_count(), 1);
 }
+
+#[test]
+fn recovery_reports_the_temp_files_of_an_interrupted_snapshot_save() {
+    let setup = || {
+        let disk = SimulatedDisk::new();
+        let durable = open(disk.clone()).unwrap();
+        for id in 0..20 {
+            durable.execute(upsert(id, 0)).unwrap();
+        }
+        (disk, durable)
+    };
+    let (probe, probe_durable) = setup();
+    let start = probe.operation_count();
+    probe_durable.checkpoint().unwrap();
+    let end = probe.operation_count();
+    let mut reported = 0;
+    for point in start..end {
+        let (disk, durable) = setup();
+        disk.halt_at(point);
+        assert!(durable.checkpoint().is_err());
+        drop(durable);
+        let recovered = open(disk.crash_keeping_everything()).unwrap();
+        let orphans = &recovered.recovery_report().orphans_removed;
+        assert!(orphans.iter().all(|name| name.starts_with(".tmp-")), "point {point}: {orphans:?}");
+        reported += usize::from(!orphans.is_empty());
+        assert_eq!(recovered.read().vectors.len(), 20, "point {point}: nothing lost");
+    }
+    assert!(reported > 0, "a power cut between the temp file's creation and its rename leaves an orphan to report");
+}
+
+#[test]
+fn checkpoints_happen_by_themselves_by_operation_count_and_by_logged_bytes() {
+    let backend = MemoryBackend::new();
+    let mut by_count = options();
+    by_count.checkpoint = CheckpointPolicy { operations_max: Some(10), log_bytes_max: None };
+    let durable: Durable<VectorState, _> =
+        Durable::open(backend.clone(), || VectorState::new(DIMENSION), by_count).unwrap();
+    for id in 0..25 {
+        durable.execute(upsert(id, 0)).unwrap();
+    }
+    let lsns: Vec<u64> = durable.snapshots().list().unwrap().into_iter().map(|(lsn, _)| lsn).collect();
+    assert_eq!(lsns, [10, 20], "one checkpoint every 10 operations, two retained");
+
+    let backend = MemoryBackend::new();
+    let mut by_bytes = options();
+    // An upsert of a 4-float vector encodes to 1 + 8 + 16 = 25 bytes: 100 bytes is every 4th operation.
+    by_bytes.checkpoint = CheckpointPolicy { operations_max: None, log_bytes_max: Some(100) };
+    let durable: Durable<VectorState, _> =
+        Durable::open(backend.clone(), || VectorState::new(DIMENSION), by_bytes).unwrap();
+    for id in 0..9 {
+        durable.execute(upsert(id, 0)).unwrap();
+    }
+    let lsns: Vec<u64> = durable.snapshots().list().unwrap().into_iter().map(|(lsn, _)| lsn).collect();
+    assert_eq!(lsns, [4, 8]);
+}

@@ -66,6 +66,12 @@ pub trait StorageBackend: Send + Sync {
 
     /// Every key that starts with `prefix` (a plain string prefix; `""` lists all), sorted bytewise.
     fn list(&self, prefix: &str) -> Result<Vec<Key>>;
+
+    /// The leftovers of interrupted `atomic_write`s (temp files) that opening this handle removed, by name, for
+    /// recovery reports. Backends whose atomic writes leave nothing behind report none.
+    fn orphans_removed_at_open(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 macro_rules! forward_storage_backend {
@@ -83,6 +89,7 @@ macro_rules! forward_storage_backend {
             fn truncate(&self, key: &Key, length: u64) -> Result<()> { (**self).truncate(key, length) }
             fn delete(&self, key: &Key) -> Result<bool> { (**self).delete(key) }
             fn list(&self, prefix: &str) -> Result<Vec<Key>> { (**self).list(prefix) }
+            fn orphans_removed_at_open(&self) -> Vec<String> { (**self).orphans_removed_at_open() }
         }
     )*};
 }
@@ -117,6 +124,10 @@ pub trait AsyncStorageBackend {
     fn delete(&self, key: &Key) -> impl Future<Output = Result<bool>>;
     /// See [`StorageBackend::list`].
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<Key>>>;
+    /// See [`StorageBackend::orphans_removed_at_open`].
+    fn orphans_removed_at_open(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl<B: StorageBackend + ?Sized> AsyncStorageBackend for B {
@@ -149,6 +160,9 @@ impl<B: StorageBackend + ?Sized> AsyncStorageBackend for B {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<Key>> {
         StorageBackend::list(self, prefix)
+    }
+    fn orphans_removed_at_open(&self) -> Vec<String> {
+        StorageBackend::orphans_removed_at_open(self)
     }
 }
 

@@ -573,6 +573,10 @@ impl StorageBackend for FileBackend {
         keys.sort_unstable();
         Ok(keys)
     }
+
+    fn orphans_removed_at_open(&self) -> Vec<String> {
+        self.orphans_removed_at_open.clone()
+    }
 }
 
 impl fmt::Debug for FileBackend {

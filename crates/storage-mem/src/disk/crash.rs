@@ -48,7 +48,7 @@ pub(crate) fn after_power_loss(state: &State, survival: Survival) -> State {
         next_file_id: state.next_file_id,
         next_temp_number: state.next_temp_number,
         instruments: Instruments::default(),
-        orphans_removed_at_open: 0,
+        orphans_removed_at_open: Vec::new(),
     };
     next.orphans_removed_at_open = next.open_directory();
     next

@@ -118,7 +118,7 @@ impl SimulatedDisk {
     /// How many orphaned temp files (names starting with `.`) the open that made this disk removed; 0 for a disk
     /// from [`Self::new`].
     pub fn orphans_removed_at_open(&self) -> u64 {
-        self.lock().orphans_removed_at_open
+        u64::try_from(self.lock().orphans_removed_at_open.len()).unwrap_or(u64::MAX)
     }
 
     // ---- Counting and faults ---------------------------------------------------------------------------------
@@ -233,5 +233,9 @@ impl StorageBackend for SimulatedDisk {
 
     fn list(&self, prefix: &str) -> Result<Vec<Key>> {
         self.lock().list(prefix)
+    }
+
+    fn orphans_removed_at_open(&self) -> Vec<String> {
+        self.lock().orphans_removed_at_open.clone()
     }
 }

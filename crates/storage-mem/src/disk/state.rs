@@ -176,7 +176,7 @@ pub(crate) struct State {
     pub(crate) next_file_id: FileId,
     pub(crate) next_temp_number: u64,
     pub(crate) instruments: Instruments,
-    pub(crate) orphans_removed_at_open: u64,
+    pub(crate) orphans_removed_at_open: Vec<String>,
 }
 
 /// The prefix of temp file names (a key never starts with `.`, so they never collide with keys).
@@ -197,22 +197,21 @@ impl State {
             next_file_id: 0,
             next_temp_number: 0,
             instruments: Instruments::default(),
-            orphans_removed_at_open: 0,
+            orphans_removed_at_open: Vec::new(),
         }
     }
 
     /// What the backend's open does to the directory: unlink every orphaned temp file, then `fsync` the directory
     /// (always, as `storage-fs` does), which makes every pending create, rename and unlink durable. Returns how many
     /// orphans it removed. File data is left as it is: what was pending stays pending.
-    pub(crate) fn open_directory(&mut self) -> u64 {
+    pub(crate) fn open_directory(&mut self) -> Vec<String> {
         let orphans: Vec<String> = self.directory.live.keys().filter(|name| is_backend_file(name)).cloned().collect();
-        let orphan_count = u64::try_from(orphans.len()).unwrap_or(u64::MAX);
-        for name in orphans {
-            self.directory.record(NamespaceOperation::Unlink { name });
+        for name in &orphans {
+            self.directory.record(NamespaceOperation::Unlink { name: name.clone() });
         }
         self.directory.fsync();
         self.collect_unreachable_files();
-        orphan_count
+        orphans
     }
 
     // ---- Introspection ----------------------------------------------------------------------------------------
