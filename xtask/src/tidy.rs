@@ -19,6 +19,7 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("snapshot", &["storage-core", "wal"]),
     ("vecdb", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot"]),
     ("vecdb-cli", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
+    ("vecdb-bench", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
     ("chaos", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
     ("vecdb-wasm", &["storage-core", "storage-mem", "storage-idb", "wal", "snapshot", "vecdb"]),
     ("vecdb-fuzz", &["storage-core", "storage-mem", "wal", "snapshot", "vecdb"]),
