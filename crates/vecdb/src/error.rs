@@ -1,12 +1,16 @@
 //! [`VecDbError`]: the one error type of the crate.
 
 use crate::filter::FilterError;
+use snapshot::SnapshotError;
+use storage_core::PersistenceError;
 
 /// Every error the crate returns.
 ///
 /// Bad input is rejected with one of these before anything changes: a call that returns an error leaves the index
-/// (and any other state it was given) exactly as it was.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+/// (and any other state it was given, a [`crate::Db`] included) exactly as it was. Storage failures come in through
+/// [`VecDbError::Storage`] and [`VecDbError::Durability`]; after one of those a database may be poisoned (every
+/// later write fails until it is reopened, which recovers from what is durable).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VecDbError {
     /// A vector's length is not the index's dimension.
@@ -111,5 +115,39 @@ pub enum VecDbError {
         offset: usize,
         /// What was wrong.
         reason: &'static str,
+    },
+    /// The storage backend failed (reading or writing the stored configuration, listing keys for statistics).
+    #[error("storage: {0}")]
+    Storage(#[from] PersistenceError),
+    /// The durable layer failed: the write-ahead log, a snapshot, recovery, or an earlier failure that poisoned
+    /// the database (reopen it to recover from what is durable).
+    #[error("durability: {0}")]
+    Durability(#[from] SnapshotError),
+    /// The store holds no database: its configuration (`vecdb/config`) is missing.
+    #[error("no database at {location}: it has no stored configuration (create one first)")]
+    NoDatabase {
+        /// Where (a directory, or the backend's name).
+        location: String,
+    },
+    /// `create` was given a store that already holds a database, or other data.
+    #[error("{location} is not empty ({key_count} keys{}); open the database instead, or create it elsewhere",
+        if *holds_database { ", a database among them" } else { "" })]
+    StoreNotEmpty {
+        /// Where (a directory, or the backend's name).
+        location: String,
+        /// How many keys the store holds.
+        key_count: usize,
+        /// Whether one of them is a database configuration.
+        holds_database: bool,
+    },
+    /// A database was opened with a configuration that differs from the one it was created with.
+    #[error("the database was created with {field} = {stored}, but {requested} was asked for")]
+    ConfigMismatch {
+        /// The first field that differs, as named in [`crate::DbConfig`] (e.g. `"index.m"`).
+        field: &'static str,
+        /// The stored value.
+        stored: String,
+        /// The value asked for.
+        requested: String,
     },
 }

@@ -1,12 +1,60 @@
-//! The in-memory, sans-IO core of vecdb: an HNSW vector index with stable `u64` ids, tombstones, filtered
-//! search, 8-bit scalar quantization with `f32` re-ranking, and a bounded binary encoding of the whole index;
-//! per-vector [`Metadata`] with its limits and encoding; and a small [`Filter`] language over metadata.
+//! vecdb: an embedded vector database that never loses an acknowledged write. HNSW search with stable `u64` ids,
+//! per-vector metadata and a small filter language, made durable by a write-ahead log and snapshots over any
+//! storage backend (a directory, memory, or IndexedDB in the browser).
 //!
-//! Nothing here does I/O, reads a clock or starts threads, and it builds for `wasm32-unknown-unknown`. The
-//! durable layer (WAL, snapshots) sits on top: it logs operations, applies them here, and stores
-//! [`HnswIndex::encode_into`]'s bytes so that recovery never rebuilds the graph.
+//! - [`Db`]: the database (blocking, `Send + Sync`); [`AsyncDb`] the same over an asynchronous backend.
+//! - [`DbConfig`]: dimension, metric, HNSW parameters, vector encoding, durability; stored at create and identical
+//!   after every open.
+//! - [`HnswIndex`], [`Filter`], [`Metadata`]: the in-memory, sans-IO core the database is built on (no I/O, no
+//!   clock, no threads; builds for `wasm32-unknown-unknown`).
+//!
+//! Semantics (upsert, batches, what survives a crash) are in the [`db`] module's docs; the commit protocol and
+//! recovery in docs/recovery.md.
 //!
 //! # Example
+//! ```
+//! use vecdb::{Db, DbConfig, Metadata, Metric, Record, SearchOptions, Value, VecDbError};
+//! use vecdb::storage::MemoryBackend;
+//!
+//! // A store (use `Db::create_in(directory, config)` for a directory on disk).
+//! let store = MemoryBackend::new();
+//! let db = Db::create(store.clone(), DbConfig::new(3, Metric::Cosine))?;
+//!
+//! // Writes return once durable. A batch is one atomic unit.
+//! let mut metadata = Metadata::new();
+//! metadata.insert("genre".into(), Value::from("jazz"));
+//! db.insert(1, &[1.0, 0.0, 0.0], metadata)?;
+//! db.insert_batch(
+//!     (2..100_u64)
+//!         .map(|id| {
+//!             let angle = id as f32 / 10.0;
+//!             let mut metadata = Metadata::new();
+//!             metadata.insert("year".into(), Value::from(1950.0 + id as f64));
+//!             Record::new(id, vec![angle.cos(), angle.sin(), 0.5], metadata)
+//!         })
+//!         .collect(),
+//! )?;
+//!
+//! // The 3 nearest neighbours, closest first; then only those matching a filter.
+//! let hits = db.search(&[1.0, 0.0, 0.0], 3, &SearchOptions::default())?;
+//! assert_eq!(hits[0].id, 1);
+//! let recent = db.search(&[1.0, 0.0, 0.0], 3, &SearchOptions::filtered("year >= 2000")?)?;
+//! assert!(recent.iter().all(|hit| hit.id >= 50));
+//!
+//! // Bad input gets a typed error and changes nothing.
+//! assert!(matches!(db.insert(7, &[1.0, 0.0], Metadata::new()), Err(VecDbError::DimensionMismatch { .. })));
+//! assert!(matches!(SearchOptions::filtered("year >"), Err(VecDbError::Filter(_))));
+//!
+//! // Reopening recovers every acknowledged write, with the configuration it was created with.
+//! let digest = db.digest();
+//! drop(db);
+//! let db = Db::open(store)?;
+//! assert_eq!((db.len(), db.digest()), (99, digest));
+//! assert_eq!(db.recovery_report().operations_replayed, 99);
+//! # Ok::<(), VecDbError>(())
+//! ```
+//!
+//! # The in-memory index alone
 //! ```
 //! use vecdb::{Filter, HnswConfig, HnswIndex, Metadata, Metric, Value, VecDbError};
 //!
@@ -47,14 +95,26 @@
 #![deny(missing_docs)]
 
 mod codec;
+pub mod db;
 pub mod digest;
 mod error;
 pub mod filter;
 pub mod index;
 pub mod metadata;
 
+pub use db::{
+    AsyncDb, CheckpointPolicy, DatabaseState, Db, DbConfig, Durability, Hit, Record, SearchOptions, Stats, SyncPolicy,
+};
 pub use digest::StateDigest;
 pub use error::VecDbError;
 pub use filter::{Filter, FilterError};
 pub use index::{HnswConfig, HnswIndex, Metric, QuantizationRange, VectorEncoding};
 pub use metadata::{Metadata, Value};
+
+/// The storage backends a database runs on, re-exported so that users depend on `vecdb` alone.
+pub mod storage {
+    pub use storage_core::{AsyncStorageBackend, Key, PersistenceError, StorageBackend};
+    #[cfg(not(target_arch = "wasm32"))]
+    pub use storage_fs::FileBackend;
+    pub use storage_mem::{MemoryBackend, SimulatedDisk};
+}
