@@ -14,6 +14,7 @@ use crate::power_loss::scenario::{self as power_loss, PowerLossSettings};
 use crate::summary::ScenarioSummary;
 use crate::workload::Workload;
 use crate::workloads::durable::DurableWorkload;
+use crate::workloads::vecdb::VecdbWorkload;
 use crate::workloads::wal::WalWorkload;
 
 /// The seed used when none is given.
@@ -113,10 +114,11 @@ impl Scenario for PowerLoss {
 
 /// Every scenario of a campaign, in the order they run. Workloads are seeded from `seed`.
 ///
-/// To add a workload (vecdb), push `CrashPoints` and `IoErrors` entries for it here.
+/// To add a workload, push `CrashPoints` and `IoErrors` entries for it here.
 pub fn scenarios(intensity: Intensity, seed: u64) -> Vec<Box<dyn Scenario>> {
     let long = intensity == Intensity::Long;
     let (wal_units, manual_units, durable_units) = if long { (300, 240, 300) } else { (100, 80, 100) };
+    let vecdb_units = if long { 200 } else { 60 };
     let settings = |subset: u64, in_order: u64, sectors: &[u64], second: u64| CrashPointSettings {
         seeds_any_subset: subset,
         seeds_in_order: in_order,
@@ -142,12 +144,15 @@ pub fn scenarios(intensity: Intensity, seed: u64) -> Vec<Box<dyn Scenario>> {
             workload: WalWorkload::new(seed, SyncPolicy::Manual, manual_units),
             settings: manual_settings,
         }),
-        Box::new(CrashPoints { workload: DurableWorkload::new(seed, durable_units), settings: durable_settings }),
-        // vecdb: `Box::new(CrashPoints { workload: VecdbWorkload::new(seed, ..), settings: .. })` once its durable
-        // layer lands (see `crate::workloads`).
+        Box::new(CrashPoints {
+            workload: DurableWorkload::new(seed, durable_units),
+            settings: durable_settings.clone(),
+        }),
+        Box::new(CrashPoints { workload: VecdbWorkload::new(seed, vecdb_units), settings: durable_settings }),
         Box::new(IoErrors { workload: WalWorkload::new(seed, SyncPolicy::EveryCommit, wal_units) }),
         Box::new(IoErrors { workload: WalWorkload::new(seed, SyncPolicy::Manual, manual_units) }),
         Box::new(IoErrors { workload: DurableWorkload::new(seed, durable_units) }),
+        Box::new(IoErrors { workload: VecdbWorkload::new(seed, vecdb_units) }),
         Box::new(ProcessKills {
             settings: KillSettings {
                 kills: if long { 1500 } else { 100 },
