@@ -81,11 +81,13 @@ impl VecdbWorkload {
         let mut live: Vec<u64> = Vec::new();
         let mut lsn = 0u64;
         for index in 0..unit_count + EXTRA_UNITS {
-            let hash = derive(seed ^ 0x7ec7_0db, index as u64);
+            let hash = derive(seed ^ 0x07ec_70db, index as u64);
             let unit = match hash % 16 {
                 0 | 1 => VecdbUnit::Checkpoint,
                 2 => VecdbUnit::Compact,
-                3..=5 if !live.is_empty() => VecdbUnit::Delete(live[(hash >> 8) as usize % live.len()]),
+                3..=5 if !live.is_empty() => {
+                    VecdbUnit::Delete(live.get((hash >> 8) as usize % live.len()).copied().unwrap_or_default())
+                }
                 6..=8 => {
                     let count = 2 + (hash >> 8) % 3;
                     let mut ids: Vec<u64> = (0..count).map(|offset| derive(hash, offset) % ID_RANGE).collect();
