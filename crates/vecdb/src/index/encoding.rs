@@ -175,10 +175,12 @@ impl HnswIndex {
         let config = read_config(&mut reader)?;
         let dimension = config.dimension;
         let rng_state = reader.u64()?;
-        let node_count = reader.u32()? as usize;
-        if node_count > NODE_COUNT_MAX {
+        // Compared as u64: on 32-bit targets NODE_COUNT_MAX is usize::MAX.
+        let node_count = u64::from(reader.u32()?);
+        if node_count > NODE_COUNT_MAX as u64 {
             return Err(reader.corrupt("node count over NODE_COUNT_MAX"));
         }
+        let node_count = node_count as usize;
         let deleted_count = reader.u32()? as usize;
         let entry_offset = reader.offset();
         let entry_point = reader.u32()?;

@@ -136,7 +136,8 @@ pub(crate) fn check_node_capacity(node_count: usize, config: &HnswConfig) -> Res
         value: node_count as u64 + 1,
         limit: NODE_COUNT_MAX as u64,
     };
-    if node_count >= NODE_COUNT_MAX {
+    // Compared as u64: on 32-bit targets NODE_COUNT_MAX is usize::MAX.
+    if node_count as u64 >= NODE_COUNT_MAX as u64 {
         return Err(exceeded());
     }
     let next = node_count + 1;
