@@ -66,7 +66,11 @@ impl Snapshot for VectorState {
         }
         let mut entries = Vec::with_capacity(ids.len() / 8);
         let mut previous: Option<u64> = None;
-        for (id, vector) in ids.chunks_exact(8).zip(vectors.chunks_exact(vector_bytes.max(1))) {
+        for (index, id) in ids.chunks_exact(8).enumerate() {
+            // By offset, not by zipping chunks: a dimension of 0 has ids but no vector bytes.
+            let vector = vectors
+                .get(index * vector_bytes..(index + 1) * vector_bytes)
+                .ok_or_else(|| invalid(format!("no vector bytes for id number {index}")))?;
             let id = u64::from_le_bytes(id.try_into().map_err(|_| invalid("short id".to_owned()))?);
             if previous.is_some_and(|previous| previous >= id) {
                 return Err(invalid(format!("id {id} is out of order or appears twice")));

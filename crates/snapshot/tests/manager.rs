@@ -140,3 +140,14 @@ fn keys_under_the_prefix_that_are_not_snapshots_are_ignored() {
     manager.save(&state_with(1, 1), 3).unwrap();
     assert_eq!(manager.list().unwrap().len(), 1);
 }
+
+#[test]
+fn a_state_of_dimension_zero_round_trips() {
+    // Found by the snapshot_decode fuzz target: ids used to be paired with zero-length chunks and dropped.
+    let backend = MemoryBackend::new();
+    let mut state = VectorState::new(0);
+    state.vectors.insert(7, Vec::new());
+    state.vectors.insert(9, Vec::new());
+    manager(&backend).save(&state, 3).unwrap();
+    assert_eq!(manager(&backend).load_latest::<VectorState>().unwrap().unwrap().state, state);
+}
