@@ -1,14 +1,22 @@
 //! `cargo xtask <command>`: the one entry point for the project's checks (see README.md).
 //!
 //! - `ci`: everything CI runs: fmt check, clippy with `-D warnings`, a wasm32 build of the browser crates, the
-//!   whole test suite, and the browser tests in headless Chromium.
+//!   whole test suite, the browser tests and the end-to-end page tests in headless Chromium, `chaos --quick` and a
+//!   fuzz smoke run.
 //! - `browser-test`: the browser tests alone (installs Chromium, chromedriver and wasm-bindgen-cli when missing).
 //! - `tidy`: the architecture invariants (crate graph, banned APIs, crate docs); also a `#[test]`.
+//! - `chaos [--quick|--long]`, `fuzz [--seconds N] [--target NAME]`, `bench [--quick]`, `dataset glove-50`.
+//! - `wasm` (build the JS package, report its size), `serve` (the demo page), `e2e`, `wasm-bench`.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod browser;
+mod chaos;
+mod dataset;
+mod fuzz;
 mod tidy;
+mod wasm;
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -18,8 +26,17 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("tidy") => tidy(),
         Some("browser-test") => browser::browser_tests(),
+        Some("fuzz") => fuzz::fuzz(&arguments[1..]),
+        Some("chaos") => chaos::chaos(arguments.get(1..).unwrap_or_default()),
+        Some("dataset") => dataset::dataset(arguments.get(1..).unwrap_or_default()),
+        Some("bench") => bench::bench(arguments.get(1..).unwrap_or_default()),
+        Some(command @ ("wasm" | "serve" | "e2e" | "wasm-bench")) => {
+            wasm::main(command, arguments.get(1..).unwrap_or_default())
+        }
         Some("help") | None => {
-            println!("usage: cargo xtask <ci|tidy|browser-test>");
+            println!(
+                "usage: cargo xtask <ci|tidy|browser-test|chaos|fuzz|bench|dataset|wasm|serve|e2e|wasm-bench> [options]"
+            );
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
@@ -51,7 +68,7 @@ fn workspace_root() -> std::path::PathBuf {
 
 /// The crates that must build for the browser (`wasm32-unknown-unknown`): the storage contract and everything
 /// written once for both worlds.
-const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "wal", "snapshot"];
+const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "wal", "snapshot", "vecdb"];
 
 fn ci() -> Result {
     let started = std::time::Instant::now();
@@ -70,6 +87,9 @@ fn ci() -> Result {
     step("wasm32 build of the browser crates", &mut wasm_build)?;
     step("tests", &mut || run("cargo", &["test", "--workspace", "--all-features"]))?;
     step("browser tests (headless Chromium)", &mut browser::browser_tests)?;
+    step("end-to-end page tests (headless Chromium)", &mut || wasm::main("e2e", &[]))?;
+    step("chaos --quick", &mut || chaos::chaos(&["--quick".to_owned()]))?;
+    step("fuzz smoke", &mut fuzz::smoke)?;
     eprintln!("xtask ci: all checks passed in {:.0} s", started.elapsed().as_secs_f64());
     for (name, seconds) in timings {
         eprintln!("  {seconds:>7.1} s  {name}");
