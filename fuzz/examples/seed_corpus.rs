@@ -19,10 +19,11 @@ const LENGTHS: [usize; 4] = [96, 256, 768, 1536];
 
 type Runner = fn(&[u8]) -> Option<String>;
 
-const TARGETS: [(&str, Runner); 3] = [
+const TARGETS: [(&str, Runner); 4] = [
     ("wal_decode", vecdb_fuzz::wal_decode::run),
     ("snapshot_decode", vecdb_fuzz::snapshot_decode::run),
     ("recovery_image", vecdb_fuzz::recovery_image::run),
+    ("vecdb_ops", vecdb_fuzz::vecdb_ops::run),
 ];
 
 fn runner(name: &str) -> Runner {

@@ -11,6 +11,8 @@
 //!   parses, decodes and loads it.
 //! - [`recovery_image`]: runs `Durable<VectorState>` workloads on `SimulatedDisk`, cuts the power at an
 //!   input-chosen I/O point, builds an input-chosen crash image, recovers, and compares with a `BTreeMap` model.
+//! - [`vecdb_ops`]: drives a `vecdb::Db` on `SimulatedDisk` with input-chosen valid and invalid operations, cuts
+//!   the power, recovers, and compares ids, vectors and metadata with a `BTreeMap` model.
 //!
 //! Every `run` returns `None` when the input is too short to build anything (the target then rejects it), and
 //! otherwise a short label naming what the input reached (for corpus statistics). A broken invariant panics.
@@ -21,6 +23,7 @@
 pub mod mutation;
 pub mod recovery_image;
 pub mod snapshot_decode;
+pub mod vecdb_ops;
 pub mod wal_decode;
 
 /// A tiny deterministic PRNG (SplitMix64) for garbage bytes; seeded from the input.

@@ -21,8 +21,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Every fuzz target in `fuzz/fuzz_targets/` (add `vecdb_ops` here when it lands; see fuzz/Cargo.toml).
-pub const TARGETS: &[&str] = &["wal_decode", "snapshot_decode", "recovery_image"];
+/// Every fuzz target in `fuzz/fuzz_targets/`.
+pub const TARGETS: &[&str] = &["wal_decode", "snapshot_decode", "recovery_image", "vecdb_ops"];
 
 /// How long each target runs by default.
 pub const SECONDS_DEFAULT: u64 = 60;
