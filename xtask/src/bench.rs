@@ -194,6 +194,12 @@ pub fn bench(arguments: &[String]) -> Result {
     let report = root.join("target").join("bench-report");
     let results = report.join("results");
     let _ = std::fs::remove_dir_all(&results);
+    // The previous run's report and plots go too (criterion's own directory stays: it keeps its baselines).
+    for entry in std::fs::read_dir(&report).into_iter().flatten().flatten() {
+        if entry.file_type().is_ok_and(|kind| kind.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     std::fs::create_dir_all(&results).map_err(|error| format!("creating {}: {error}", results.display()))?;
     let started_wall = Instant::now();
     // Criterion files are compared with this (file times have coarse granularity on some file systems).
@@ -303,6 +309,16 @@ pub fn bench(arguments: &[String]) -> Result {
         run.notes.push("No GloVe-50 dataset: the vector-search comparison was skipped.".to_owned());
     }
 
+    // The WebAssembly build against hnswlib-wasm 0.8.2 in Node (V8), the same data and parameters; its table is in
+    // the run's output (`cargo xtask wasm-bench` runs it alone). The full run only: it builds the wasm package.
+    if !quick
+        && run.step("ann in WebAssembly: vecdb-wasm vs hnswlib-wasm (Node)", |_| crate::wasm::main("wasm-bench", &[]))
+    {
+        run.notes.push(
+            "WebAssembly: vecdb-wasm vs hnswlib-wasm 0.8.2 in Node ran in this run; its table is in the run's output."
+                .to_owned(),
+        );
+    }
     run.step("recovery by size", |run| {
         let out = run.result_path("recovery.json");
         let work = run.root.join("target").join("bench-report").join("work").to_string_lossy().into_owned();
