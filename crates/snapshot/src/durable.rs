@@ -17,7 +17,7 @@ use wal::{AsyncWal, Entry, Lsn, Wal, WalError, WalOptions};
 
 use crate::error::{SkippedSnapshot, SnapshotError};
 use crate::format::StateDigest;
-use crate::manager::{self, Snapshot, SnapshotManager, SnapshotOptions};
+use crate::manager::{self, LoadedSnapshot, Snapshot, SnapshotManager, SnapshotOptions};
 
 /// A state whose changes are operations that can be logged and replayed.
 ///
@@ -187,6 +187,96 @@ fn log_report(report: &RecoveryReport) {
     );
 }
 
+/// A recovery in progress, the part both forms share: where it starts (the newest valid snapshot or the initial
+/// state), the coverage rule, applying each replayed entry, and the report. The forms differ only in how they open
+/// the log and walk its entries.
+struct Recovery<S> {
+    stopwatch: Stopwatch,
+    state: S,
+    applied_lsn: u64,
+    snapshot_lsn: Option<u64>,
+    snapshot_bytes: u64,
+    snapshot_digest: Option<StateDigest>,
+    skipped_snapshots: Vec<SkippedSnapshot>,
+    entries_replayed: u64,
+    operations_replayed: u64,
+}
+
+impl<S: StateMachine> Recovery<S> {
+    /// Starts from `loaded` (or `initial()` when there is no snapshot), once the log is known to cover it.
+    fn start(
+        stopwatch: Stopwatch,
+        loaded: Option<LoadedSnapshot<S>>,
+        initial: impl FnOnce() -> S,
+        first_log_lsn: u64,
+        next_log_lsn: u64,
+    ) -> Result<Self, SnapshotError> {
+        let (state, snapshot_lsn, snapshot_bytes, snapshot_digest, skipped_snapshots) = match loaded {
+            Some(loaded) => (loaded.state, Some(loaded.lsn), loaded.size_bytes, Some(loaded.digest), loaded.skipped),
+            None => (initial(), None, 0, None, Vec::new()),
+        };
+        check_log_covers(snapshot_lsn, first_log_lsn, next_log_lsn)?;
+        Ok(Self {
+            stopwatch,
+            state,
+            applied_lsn: snapshot_lsn.unwrap_or(0),
+            snapshot_lsn,
+            snapshot_bytes,
+            snapshot_digest,
+            skipped_snapshots,
+            entries_replayed: 0,
+            operations_replayed: 0,
+        })
+    }
+
+    /// The first LSN the log must replay.
+    fn replay_from(&self) -> Lsn {
+        Lsn(self.applied_lsn.saturating_add(1))
+    }
+
+    /// Applies one replayed entry.
+    fn apply(&mut self, entry: &Entry) -> Result<(), SnapshotError> {
+        let (count, last) = replay_entry(&mut self.state, entry, self.applied_lsn)?;
+        self.entries_replayed += 1;
+        self.operations_replayed += count;
+        self.applied_lsn = last;
+        Ok(())
+    }
+
+    /// The recovered state, its applied LSN and the report (logged).
+    fn finish(self, wal: wal::RecoveryReport, orphans_removed: Vec<String>) -> (S, u64, RecoveryReport) {
+        let report = RecoveryReport {
+            snapshot_lsn: self.snapshot_lsn,
+            snapshot_bytes: self.snapshot_bytes,
+            snapshot_digest: self.snapshot_digest,
+            skipped_snapshots: self.skipped_snapshots,
+            entries_replayed: self.entries_replayed,
+            operations_replayed: self.operations_replayed,
+            last_lsn: self.applied_lsn,
+            state_digest: self.state.digest(),
+            wal,
+            orphans_removed,
+            elapsed_us: self.stopwatch.elapsed_us(),
+        };
+        log_report(&report);
+        (self.state, self.applied_lsn, report)
+    }
+}
+
+/// Each operation's encoding, and their total size.
+fn encode_operations<S: StateMachine>(operations: &[S::Operation]) -> (Vec<Vec<u8>>, u64) {
+    let encoded: Vec<Vec<u8>> = operations
+        .iter()
+        .map(|operation| {
+            let mut bytes = Vec::new();
+            S::encode_operation(operation, &mut bytes);
+            bytes
+        })
+        .collect();
+    let log_bytes = encoded.iter().map(|bytes| bytes.len() as u64).sum();
+    (encoded, log_bytes)
+}
+
 /// The state and the LSN of the last operation applied to it, always read and changed together.
 struct Applied<S> {
     state: S,
@@ -231,33 +321,12 @@ impl<S: StateMachine, B: StorageBackend> Durable<S, B> {
         let snapshots = SnapshotManager::new(Arc::clone(&backend), options.snapshot.clone())?;
         let loaded = snapshots.load_latest::<S>()?;
         let wal = Wal::open(Arc::clone(&backend), options.wal.clone())?;
-        let (mut state, snapshot_lsn, snapshot_bytes, snapshot_digest, skipped_snapshots) = match loaded {
-            Some(loaded) => (loaded.state, Some(loaded.lsn), loaded.size_bytes, Some(loaded.digest), loaded.skipped),
-            None => (initial(), None, 0, None, Vec::new()),
-        };
-        check_log_covers(snapshot_lsn, wal.first_lsn().get(), wal.next_lsn().get())?;
-        let mut applied_lsn = snapshot_lsn.unwrap_or(0);
-        let (mut entries_replayed, mut operations_replayed) = (0, 0);
-        for entry in wal.replay(Lsn(applied_lsn.saturating_add(1)))? {
-            let (count, last) = replay_entry(&mut state, &entry?, applied_lsn)?;
-            entries_replayed += 1;
-            operations_replayed += count;
-            applied_lsn = last;
+        let mut recovery = Recovery::start(stopwatch, loaded, initial, wal.first_lsn().get(), wal.next_lsn().get())?;
+        for entry in wal.replay(recovery.replay_from())? {
+            recovery.apply(&entry?)?;
         }
-        let report = RecoveryReport {
-            snapshot_lsn,
-            snapshot_bytes,
-            snapshot_digest,
-            skipped_snapshots,
-            entries_replayed,
-            operations_replayed,
-            last_lsn: applied_lsn,
-            state_digest: state.digest(),
-            wal: wal.recovery_report().clone(),
-            orphans_removed: StorageBackend::orphans_removed_at_open(&*backend),
-            elapsed_us: stopwatch.elapsed_us(),
-        };
-        log_report(&report);
+        let orphans_removed = StorageBackend::orphans_removed_at_open(&*backend);
+        let (state, applied_lsn, report) = recovery.finish(wal.recovery_report().clone(), orphans_removed);
         Ok(Self {
             applied: RwLock::new(Applied { state, lsn: applied_lsn }),
             queue: Mutex::new(ApplyQueue { waiting: BTreeMap::new() }),
@@ -327,15 +396,7 @@ impl<S: StateMachine, B: StorageBackend> Durable<S, B> {
 
     /// Logs `operations` as one unit (all replayed or none), applies them, and returns their LSNs.
     pub fn execute_batch(&self, operations: Vec<S::Operation>) -> Result<wal::LsnRange, SnapshotError> {
-        let encoded: Vec<Vec<u8>> = operations
-            .iter()
-            .map(|operation| {
-                let mut bytes = Vec::new();
-                S::encode_operation(operation, &mut bytes);
-                bytes
-            })
-            .collect();
-        let log_bytes = encoded.iter().map(|bytes| bytes.len() as u64).sum();
+        let (encoded, log_bytes) = encode_operations::<S>(&operations);
         let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
         self.check_poisoned()?;
         let range = self.wal.append_batch(&slices).map_err(|error| self.fail(error))?;
@@ -458,36 +519,15 @@ impl<S: StateMachine, B: AsyncStorageBackend + Clone> AsyncDurable<S, B> {
         let stopwatch = Stopwatch::start();
         let loaded = manager::load_latest::<S, B>(&backend).await?;
         let mut wal = AsyncWal::open(backend.clone(), options.wal.clone()).await?;
-        let (mut state, snapshot_lsn, snapshot_bytes, snapshot_digest, skipped_snapshots) = match loaded {
-            Some(loaded) => (loaded.state, Some(loaded.lsn), loaded.size_bytes, Some(loaded.digest), loaded.skipped),
-            None => (initial(), None, 0, None, Vec::new()),
-        };
-        check_log_covers(snapshot_lsn, wal.first_lsn().get(), wal.next_lsn().get())?;
-        let mut applied_lsn = snapshot_lsn.unwrap_or(0);
-        let (mut entries_replayed, mut operations_replayed) = (0, 0);
+        let mut recovery = Recovery::start(stopwatch, loaded, initial, wal.first_lsn().get(), wal.next_lsn().get())?;
         {
-            let mut replay = wal.replay(Lsn(applied_lsn.saturating_add(1))).await?;
+            let mut replay = wal.replay(recovery.replay_from()).await?;
             while let Some(entry) = replay.next().await? {
-                let (count, last) = replay_entry(&mut state, &entry, applied_lsn)?;
-                entries_replayed += 1;
-                operations_replayed += count;
-                applied_lsn = last;
+                recovery.apply(&entry)?;
             }
         }
-        let report = RecoveryReport {
-            snapshot_lsn,
-            snapshot_bytes,
-            snapshot_digest,
-            skipped_snapshots,
-            entries_replayed,
-            operations_replayed,
-            last_lsn: applied_lsn,
-            state_digest: state.digest(),
-            wal: wal.recovery_report().clone(),
-            orphans_removed: AsyncStorageBackend::orphans_removed_at_open(&backend),
-            elapsed_us: stopwatch.elapsed_us(),
-        };
-        log_report(&report);
+        let orphans_removed = AsyncStorageBackend::orphans_removed_at_open(&backend);
+        let (state, applied_lsn, report) = recovery.finish(wal.recovery_report().clone(), orphans_removed);
         Ok(Self {
             state,
             applied_lsn,
@@ -538,15 +578,7 @@ impl<S: StateMachine, B: AsyncStorageBackend + Clone> AsyncDurable<S, B> {
     /// See [`Durable::execute_batch`].
     pub async fn execute_batch(&mut self, operations: Vec<S::Operation>) -> Result<wal::LsnRange, SnapshotError> {
         self.check_poisoned()?;
-        let encoded: Vec<Vec<u8>> = operations
-            .iter()
-            .map(|operation| {
-                let mut bytes = Vec::new();
-                S::encode_operation(operation, &mut bytes);
-                bytes
-            })
-            .collect();
-        let log_bytes: u64 = encoded.iter().map(|bytes| bytes.len() as u64).sum();
+        let (encoded, log_bytes) = encode_operations::<S>(&operations);
         let result = if let [single] = encoded.as_slice() {
             self.wal.append(single).await.map(|lsn| wal::LsnRange { first: lsn, last: lsn })
         } else {
