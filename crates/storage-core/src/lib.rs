@@ -1,6 +1,6 @@
 //! The storage layer's contract: the [`StorageBackend`] trait (and its asynchronous twin
-//! [`AsyncStorageBackend`]), validated [`Key`]s, the [`PersistenceError`] type, and (feature `conformance`) the
-//! behaviour suite every backend runs.
+//! [`AsyncStorageBackend`]), validated [`Key`]s, the [`PersistenceError`] type, the [`crc32`] checksum of every
+//! on-disk format, and (feature `conformance`) the behaviour suite every backend runs.
 //!
 //! This crate depends on no other crate of the workspace and does no I/O of its own.
 //!
@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+pub mod crc32;
 mod error;
 mod key;
 
