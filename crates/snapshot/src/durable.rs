@@ -172,6 +172,9 @@ impl Stopwatch {
     }
 }
 
+/// Logs the report as a `tracing` event at info level (feature `tracing`, on by default; the browser package leaves
+/// it out, having no subscriber to show it).
+#[cfg(feature = "tracing")]
 fn log_report(report: &RecoveryReport) {
     tracing::info!(
         snapshot_lsn = ?report.snapshot_lsn,
@@ -186,6 +189,9 @@ fn log_report(report: &RecoveryReport) {
         "recovered"
     );
 }
+
+#[cfg(not(feature = "tracing"))]
+fn log_report(_report: &RecoveryReport) {}
 
 /// A recovery in progress, the part both forms share: where it starts (the newest valid snapshot or the initial
 /// state), the coverage rule, applying each replayed entry, and the report. The forms differ only in how they open

@@ -192,7 +192,7 @@ impl SnapshotWriter {
             tag,
             offset: start as u64,
             length: payload.len() as u64,
-            crc32: crc32fast::hash(payload),
+            crc32: storage_core::crc32::hash(payload),
         });
         Ok(())
     }
@@ -216,7 +216,7 @@ impl SnapshotWriter {
             put(&mut entry, 4, &section.crc32.to_le_bytes());
             put(&mut entry, 8, &section.offset.to_le_bytes());
             put(&mut entry, 16, &section.length.to_le_bytes());
-            let entry_crc = crc32fast::hash(entry.get(..28).unwrap_or_default());
+            let entry_crc = storage_core::crc32::hash(entry.get(..28).unwrap_or_default());
             put(&mut entry, 28, &entry_crc.to_le_bytes());
             self.buffer.extend_from_slice(&entry);
         }
@@ -232,7 +232,7 @@ impl SnapshotWriter {
         put(&mut header, 24, &total_bytes.to_le_bytes());
         put(&mut header, 32, &table_offset.to_le_bytes());
         put(&mut header, 40, &state_digest.0.to_le_bytes());
-        let header_crc = crc32fast::hash(header.get(..60).unwrap_or_default());
+        let header_crc = storage_core::crc32::hash(header.get(..60).unwrap_or_default());
         put(&mut header, 60, &header_crc.to_le_bytes());
         put(&mut self.buffer, 0, &header);
         Ok(self.buffer)
@@ -269,7 +269,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<SnapshotHeader, SnapshotError> {
         return Err(corrupted(0, "bad magic: not a snapshot".to_owned()));
     }
     let stored_crc = u32_at(header, 60);
-    let computed_crc = crc32fast::hash(header.get(..60).unwrap_or_default());
+    let computed_crc = storage_core::crc32::hash(header.get(..60).unwrap_or_default());
     if stored_crc != computed_crc {
         return Err(corrupted(60, format!("header checksum {stored_crc:#010x}, computed {computed_crc:#010x}")));
     }
@@ -316,7 +316,7 @@ impl<'bytes> SnapshotReader<'bytes> {
             let entry_offset = table_offset as usize + index * TABLE_ENTRY_BYTES;
             let entry = bytes.get(entry_offset..entry_offset + TABLE_ENTRY_BYTES).unwrap_or_default();
             let stored = u32_at(entry, 28);
-            if crc32fast::hash(entry.get(..28).unwrap_or_default()) != stored {
+            if storage_core::crc32::hash(entry.get(..28).unwrap_or_default()) != stored {
                 return Err(corrupted(entry_offset as u64, format!("section table entry {index}: bad checksum")));
             }
             let section = SectionEntry {
@@ -333,7 +333,7 @@ impl<'bytes> SnapshotReader<'bytes> {
                 return Err(corrupted(entry_offset as u64, format!("section tag {} appears twice", section.tag)));
             }
             let payload = bytes.get(section.offset as usize..(section.offset + section.length) as usize);
-            let computed = crc32fast::hash(payload.unwrap_or_default());
+            let computed = storage_core::crc32::hash(payload.unwrap_or_default());
             if computed != section.crc32 {
                 return Err(corrupted(
                     section.offset,

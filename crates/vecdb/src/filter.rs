@@ -28,6 +28,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use crate::float_parse;
 use crate::metadata::{Metadata, Value};
 
 /// Most bytes of filter text.
@@ -483,8 +484,9 @@ fn lex_number(bytes: &[u8], start: usize) -> Result<(f64, usize), FilterError> {
         return Err(invalid);
     }
     let text = bytes.get(start..position).and_then(|digits| std::str::from_utf8(digits).ok()).unwrap_or_default();
-    match text.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok((value, position)),
+    // `str::parse::<f64>`, without its tables in the browser module (see float_parse).
+    match float_parse::parse_f64(text) {
+        Some(value) if value.is_finite() => Ok((value, position)),
         _ => Err(invalid),
     }
 }

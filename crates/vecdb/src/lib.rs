@@ -99,6 +99,7 @@ pub mod db;
 pub mod digest;
 mod error;
 pub mod filter;
+mod float_parse;
 pub mod index;
 pub mod metadata;
 

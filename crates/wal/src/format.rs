@@ -312,7 +312,7 @@ pub(crate) fn encode_segment_header(first_lsn: u64, salt: u64) -> [u8; SEGMENT_H
     first.copy_from_slice(&first_lsn.to_le_bytes());
     let (salt_bytes, _) = rest.split_at_mut(8);
     salt_bytes.copy_from_slice(&salt.to_le_bytes());
-    let checksum = crc32fast::hash(header.get(..28).unwrap_or_default());
+    let checksum = storage_core::crc32::hash(header.get(..28).unwrap_or_default());
     if let Some(slot) = header.get_mut(28..32) {
         slot.copy_from_slice(&checksum.to_le_bytes());
     }
@@ -328,7 +328,7 @@ pub(crate) fn decode_segment_header(bytes: &[u8]) -> Result<SegmentHeader, Corru
         return Err(CorruptionReason::BadMagic);
     }
     let stored = u32_at(header, 28);
-    let computed = crc32fast::hash(header.get(..28).unwrap_or_default());
+    let computed = storage_core::crc32::hash(header.get(..28).unwrap_or_default());
     if stored != computed {
         return Err(CorruptionReason::SegmentHeaderChecksum { stored, computed });
     }
@@ -356,7 +356,7 @@ impl RecordHeader {
 }
 
 fn header_checksum(salt: u64, header: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = storage_core::crc32::Hasher::new();
     hasher.update(&salt.to_le_bytes());
     hasher.update(header.get(..24).unwrap_or_default());
     hasher.finalize()
@@ -387,7 +387,7 @@ pub(crate) fn decode_record_header(bytes: &[u8], salt: u64) -> Result<RecordHead
 
 /// The record checksum of `header_bytes` (the first 28 bytes are used) and `payload`.
 pub(crate) fn record_checksum(salt: u64, header_bytes: &[u8], payload: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = storage_core::crc32::Hasher::new();
     hasher.update(&salt.to_le_bytes());
     hasher.update(header_bytes.get(..28).unwrap_or_default());
     hasher.update(payload);
@@ -419,7 +419,7 @@ pub(crate) fn encode_record(
     if let Some(slot) = header.get_mut(24..28) {
         slot.copy_from_slice(&checksum.to_le_bytes());
     }
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = storage_core::crc32::Hasher::new();
     hasher.update(&salt.to_le_bytes());
     hasher.update(header.get(..28).unwrap_or_default());
     for part in payload_parts {

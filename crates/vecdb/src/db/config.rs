@@ -26,6 +26,8 @@
 //! ```
 //! The encoding is canonical: decoding rejects anything [`DbConfig::encode`] would not write.
 
+use std::fmt;
+
 use snapshot::{DurableOptions, RETAIN_COUNT_MAX, SnapshotOptions};
 use wal::WalOptions;
 
@@ -185,7 +187,7 @@ impl DbConfig {
             out.put_u64(limit.unwrap_or(0));
         }
         out.put_u32(narrow(self.durability.snapshots_retained));
-        let checksum = crc32fast::hash(&out);
+        let checksum = storage_core::crc32::hash(&out);
         out.put_u32(checksum);
         out
     }
@@ -203,7 +205,7 @@ impl DbConfig {
         };
         let (body, stored) = bytes.split_at(body_length);
         let stored = stored.try_into().map(u32::from_le_bytes).unwrap_or(0);
-        if crc32fast::hash(body) != stored {
+        if storage_core::crc32::hash(body) != stored {
             return Err(VecDbError::Corrupt { offset: body_length, reason: "configuration checksum mismatch" });
         }
         let mut reader = Reader::new(body);
@@ -266,36 +268,29 @@ impl DbConfig {
     /// (requested), with both values as text; `None` when the two are equal.
     pub fn first_difference(&self, other: &Self) -> Option<(&'static str, String, String)> {
         let (a, b) = (&self.index, &other.index);
-        let fields: [(&'static str, String, String); 10] = [
-            ("index.dimension", a.dimension.to_string(), b.dimension.to_string()),
-            ("index.metric", format!("{:?}", a.metric), format!("{:?}", b.metric)),
-            ("index.m", a.m.to_string(), b.m.to_string()),
-            ("index.ef_construction", a.ef_construction.to_string(), b.ef_construction.to_string()),
-            ("index.ef_search", a.ef_search.to_string(), b.ef_search.to_string()),
-            ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding)),
-            ("index.seed", a.seed.to_string(), b.seed.to_string()),
-            (
-                "durability.sync_policy",
-                format!("{:?}", self.durability.sync_policy),
-                format!("{:?}", other.durability.sync_policy),
-            ),
-            (
-                "durability.checkpoint",
-                format!("{:?}", self.durability.checkpoint),
-                format!("{:?}", other.durability.checkpoint),
-            ),
-            (
-                "durability.snapshots_retained",
-                self.durability.snapshots_retained.to_string(),
-                other.durability.snapshots_retained.to_string(),
-            ),
+        let (stored, requested) = (&self.durability, &other.durability);
+        // Every field goes through one `{:?}` (integers print the same with `{:?}` as with `{}`): one code path for
+        // ten fields keeps the browser module smaller.
+        let fields: [(&'static str, &dyn fmt::Debug, &dyn fmt::Debug); 10] = [
+            ("index.dimension", &a.dimension, &b.dimension),
+            ("index.metric", &a.metric, &b.metric),
+            ("index.m", &a.m, &b.m),
+            ("index.ef_construction", &a.ef_construction, &b.ef_construction),
+            ("index.ef_search", &a.ef_search, &b.ef_search),
+            ("index.encoding", &a.encoding, &b.encoding),
+            ("index.seed", &a.seed, &b.seed),
+            ("durability.sync_policy", &stored.sync_policy, &requested.sync_policy),
+            ("durability.checkpoint", &stored.checkpoint, &requested.checkpoint),
+            ("durability.snapshots_retained", &stored.snapshots_retained, &requested.snapshots_retained),
         ];
+        let text = |value: &dyn fmt::Debug| format!("{value:?}");
         // Compare the encodings as well, so a difference the text does not show (the bits of an f32) is caught.
         let differs = self.encode() != other.encode();
         fields
             .into_iter()
+            .map(|(field, stored, requested)| (field, text(stored), text(requested)))
             .find(|(_, stored, requested)| stored != requested)
-            .or_else(|| differs.then(|| ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding))))
+            .or_else(|| differs.then(|| ("index.encoding", text(&a.encoding), text(&b.encoding))))
     }
 
     /// The options of the durable layer: the log with every record size the database can write, the sync policy,
@@ -383,6 +378,60 @@ mod tests {
         let mut requested = stored;
         requested.durability.snapshots_retained = 3;
         assert!(matches!(stored.first_difference(&requested), Some(("durability.snapshots_retained", _, _))));
+    }
+
+    /// `first_difference` as it was written before it formatted every field through `&dyn Debug`.
+    fn first_difference_reference(stored: &DbConfig, other: &DbConfig) -> Option<(&'static str, String, String)> {
+        let (a, b) = (&stored.index, &other.index);
+        let fields: [(&'static str, String, String); 10] = [
+            ("index.dimension", a.dimension.to_string(), b.dimension.to_string()),
+            ("index.metric", format!("{:?}", a.metric), format!("{:?}", b.metric)),
+            ("index.m", a.m.to_string(), b.m.to_string()),
+            ("index.ef_construction", a.ef_construction.to_string(), b.ef_construction.to_string()),
+            ("index.ef_search", a.ef_search.to_string(), b.ef_search.to_string()),
+            ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding)),
+            ("index.seed", a.seed.to_string(), b.seed.to_string()),
+            (
+                "durability.sync_policy",
+                format!("{:?}", stored.durability.sync_policy),
+                format!("{:?}", other.durability.sync_policy),
+            ),
+            (
+                "durability.checkpoint",
+                format!("{:?}", stored.durability.checkpoint),
+                format!("{:?}", other.durability.checkpoint),
+            ),
+            (
+                "durability.snapshots_retained",
+                stored.durability.snapshots_retained.to_string(),
+                other.durability.snapshots_retained.to_string(),
+            ),
+        ];
+        let differs = stored.encode() != other.encode();
+        fields
+            .into_iter()
+            .find(|(_, stored, requested)| stored != requested)
+            .or_else(|| differs.then(|| ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding))))
+    }
+
+    #[test]
+    fn the_first_difference_is_the_same_text_as_before() {
+        let mut configs = every_variant();
+        let mut changed = DbConfig::new(4096, Metric::Cosine);
+        changed.index.seed = u64::MAX;
+        changed.index.encoding =
+            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min: -0.0, max: 1e-7 } };
+        configs.push(changed);
+        let mut negative_zero = changed;
+        negative_zero.index.encoding =
+            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min: 0.0, max: 1e-7 } };
+        configs.push(negative_zero);
+        configs.push(DbConfig::new(8, Metric::L2));
+        for stored in &configs {
+            for requested in &configs {
+                assert_eq!(stored.first_difference(requested), first_difference_reference(stored, requested));
+            }
+        }
     }
 
     #[test]
