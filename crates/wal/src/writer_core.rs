@@ -364,6 +364,16 @@ impl WriterCore {
         if sync { self.durable_bytes_total >= position } else { self.written_bytes_total >= position }
     }
 
+    /// The position up to which everything framed is written to the backend.
+    pub(crate) fn written_position(&self) -> u64 {
+        self.written_bytes_total
+    }
+
+    /// The position up to which everything framed is durable.
+    pub(crate) fn durable_position(&self) -> u64 {
+        self.durable_bytes_total
+    }
+
     /// How many records this writer framed (seals excluded).
     pub(crate) fn records_framed(&self) -> u64 {
         self.records_framed
