@@ -8,7 +8,12 @@
 //! - `wal`: vecdb's `wal::Wal` on `FileBackend` under `SyncPolicy::EveryCommit` (concurrent appenders share one
 //!   sync: group commit);
 //! - `okaywal`: okaywal 0.3.1 (`begin_entry`, `write_chunk`, `commit`; it also groups syncs), default
-//!   configuration, no recovery manager (`LogVoid`).
+//!   configuration, no recovery manager (`LogVoid`);
+//! - `raw_group`: the floor of group commit for a closed loop of N writers, with no log at all: one thread
+//!   `pwrite`s N records' worth (N x 96 bytes, what the WAL frames for N 64-byte payloads) at the end of a growing
+//!   file and `fdatasync`s, then unparks the N - 1 other threads, which only acknowledge and park again; the next
+//!   sync starts when all have. Counted as N appends per sync. Every group commit pays at least this: one sync of
+//!   the group's bytes and a wake-up of each writer it releases.
 //!
 //! A cloud disk's sync latency drifts by several times within minutes, so the systems are not measured one after
 //! the other (as criterion would) but in rounds: each round runs a short burst of each system (in a rotating
@@ -24,7 +29,7 @@ use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use okaywal::{LogVoid, WriteAheadLog};
@@ -36,7 +41,9 @@ const WRITER_COUNTS: [usize; 5] = [1, 2, 4, 8, 16];
 const RECORD: [u8; 64] = [0x5A; 64];
 /// The preallocated file of `raw_overwrite` (offsets wrap around inside it).
 const OVERWRITE_FILE_BYTES: u64 = 64 << 20;
-const SYSTEMS: [&str; 4] = ["raw_append", "raw_overwrite", "wal", "okaywal"];
+const SYSTEMS: [&str; 5] = ["raw_append", "raw_overwrite", "wal", "okaywal", "raw_group"];
+/// What the WAL writes for one `RECORD` (its 32-byte record header included): `raw_group`'s bytes per writer.
+const FRAMED_RECORD_BYTES: usize = 96;
 
 /// A fresh directory under cargo's per-target temp dir, removed on drop.
 struct Directory(PathBuf);
@@ -65,6 +72,8 @@ struct Systems {
     overwrite_offset: AtomicU64,
     wal: Wal<FileBackend>,
     okaywal: WriteAheadLog,
+    group_file: File,
+    group_offset: AtomicU64,
 }
 
 impl Systems {
@@ -82,6 +91,8 @@ impl Systems {
         File::open(&directory.0).unwrap().sync_all().unwrap();
         let wal = Wal::open(FileBackend::open(directory.0.join("wal")).unwrap(), WalOptions::default()).unwrap();
         let okaywal = WriteAheadLog::recover(directory.0.join("okaywal"), LogVoid).unwrap();
+        let group_file =
+            OpenOptions::new().create(true).truncate(true).write(true).open(directory.0.join("group")).unwrap();
         Self {
             _directory: directory,
             append_file,
@@ -90,6 +101,8 @@ impl Systems {
             overwrite_offset: AtomicU64::new(0),
             wal,
             okaywal,
+            group_file,
+            group_offset: AtomicU64::new(0),
         }
     }
 
@@ -121,6 +134,9 @@ impl Systems {
     /// `writers` threads appending until `burst` has passed; returns appends per second and each append's
     /// latency in microseconds.
     fn burst(&self, system: &str, writers: usize, burst: Duration) -> (f64, Vec<u32>) {
+        if system == "raw_group" {
+            return self.group_burst(writers, burst);
+        }
         let latencies = Mutex::new(Vec::new());
         let started = Instant::now();
         std::thread::scope(|scope| {
@@ -139,6 +155,65 @@ impl Systems {
         let elapsed = started.elapsed().as_secs_f64();
         let latencies = latencies.into_inner().unwrap();
         (latencies.len() as f64 / elapsed, latencies)
+    }
+}
+
+impl Systems {
+    /// `raw_group` (see the module docs): appends per second, and each group's latency (sync plus the wake-ups)
+    /// once per record it counted.
+    fn group_burst(&self, writers: usize, burst: Duration) -> (f64, Vec<u32>) {
+        let followers = writers - 1;
+        let generation = AtomicU64::new(0);
+        let acknowledged = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        let leader = std::thread::current();
+        let group = vec![0x5A_u8; FRAMED_RECORD_BYTES * writers];
+        let mut latencies = Vec::new();
+        let mut records = 0u64;
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..followers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut seen = 0;
+                        while !stop.load(Ordering::Acquire) {
+                            let now = generation.load(Ordering::Acquire);
+                            if now == seen {
+                                std::thread::park();
+                                continue;
+                            }
+                            seen = now;
+                            if acknowledged.fetch_add(1, Ordering::AcqRel) + 1 == followers as u64 {
+                                leader.unpark();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let threads: Vec<std::thread::Thread> = handles.iter().map(|handle| handle.thread().clone()).collect();
+            while started.elapsed() < burst {
+                let group_started = Instant::now();
+                let at = self.group_offset.fetch_add(group.len() as u64, Ordering::Relaxed);
+                self.group_file.write_all_at(black_box(&group), at).unwrap();
+                self.group_file.sync_data().unwrap();
+                acknowledged.store(0, Ordering::Release);
+                generation.fetch_add(1, Ordering::AcqRel);
+                for thread in &threads {
+                    thread.unpark();
+                }
+                while acknowledged.load(Ordering::Acquire) < followers as u64 {
+                    std::thread::park();
+                }
+                let latency_us = group_started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                latencies.extend(std::iter::repeat_n(latency_us, writers));
+                records += writers as u64;
+            }
+            stop.store(true, Ordering::Release);
+            for thread in &threads {
+                thread.unpark();
+            }
+        });
+        (records as f64 / started.elapsed().as_secs_f64(), latencies)
     }
 }
 
