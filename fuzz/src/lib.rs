@@ -21,6 +21,7 @@
 //! so one execution stays well under a millisecond or so.
 
 pub mod mutation;
+pub mod power_cut;
 pub mod recovery_image;
 pub mod snapshot_decode;
 pub mod vecdb_ops;

@@ -21,6 +21,8 @@ use arbitrary::Unstructured;
 use snapshot::testing::{VectorOperation, VectorState};
 use snapshot::{CheckpointPolicy, Durable, DurableOptions, SnapshotOptions};
 use storage_mem::SimulatedDisk;
+
+use crate::power_cut::{PowerCut, SECTOR_BYTES, outcome_label};
 use wal::{SyncPolicy, WalOptions};
 
 /// The most crash-and-recover epochs per input.
@@ -39,8 +41,6 @@ pub const SEGMENT_BYTES_MAX: u64 = 2048;
 pub const RETAIN_COUNT_MAX: usize = 3;
 /// The largest automatic-checkpoint interval drawn (in operations).
 pub const CHECKPOINT_OPERATIONS_MAX: u64 = 8;
-/// Sector sizes the disk tears writes at.
-pub const SECTOR_BYTES: [u64; 4] = [16, 64, 512, 4096];
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -50,24 +50,10 @@ enum Step {
     Sync,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum CrashKind {
-    Seeded(u64),
-    InOrder(u64),
-    LoseUnsynced,
-    KeepEverything,
-}
-
 #[derive(Debug)]
 struct Epoch {
     steps: Vec<Step>,
-    close_at_end: bool,
-    /// Cut the power during the open (recovery) rather than during the steps.
-    halt_in_open: bool,
-    /// Where the power is cut, as a fraction (of 65,536) of the open's or the steps' I/O points (the top of the
-    /// steps' range never halts: the whole epoch runs and the crash finds what is still pending).
-    halt_fraction: u16,
-    crash: CrashKind,
+    cut: PowerCut,
 }
 
 #[derive(Debug)]
@@ -132,17 +118,8 @@ fn draw_plan(input: &mut Unstructured<'_>) -> arbitrary::Result<Plan> {
                 _ => Step::Sync,
             });
         }
-        // `ratio` answers true once the input is exhausted: phrase these so that means the deeper choice.
-        let close_at_end = !input.ratio(3u8, 4)?;
-        let halt_in_open = !input.ratio(4u8, 5)?;
-        let halt_fraction = input.arbitrary()?;
-        let crash = match input.int_in_range(0u8..=7)? {
-            0..=3 => CrashKind::Seeded(input.arbitrary()?),
-            4..=5 => CrashKind::InOrder(input.arbitrary()?),
-            6 => CrashKind::LoseUnsynced,
-            _ => CrashKind::KeepEverything,
-        };
-        epochs.push(Epoch { steps, close_at_end, halt_in_open, halt_fraction, crash });
+        let cut = PowerCut::draw(input)?;
+        epochs.push(Epoch { steps, cut });
     }
     Ok(Plan { dimension, sector_bytes, options, epochs })
 }
@@ -235,7 +212,7 @@ fn run_epoch(
             }
         }
     }
-    if epoch.close_at_end && !run.step_failed {
+    if epoch.cut.close_at_end && !run.step_failed {
         // `close` consumes the store; take the image after it (a clean shutdown, then the power goes).
         if durable.close().is_ok() {
             run.acknowledged_lsn = next_lsn - 1;
@@ -246,15 +223,6 @@ fn run_epoch(
     crash_image(disk);
     drop(durable);
     run
-}
-
-fn crash(disk: &SimulatedDisk, kind: CrashKind) -> SimulatedDisk {
-    match kind {
-        CrashKind::Seeded(seed) => disk.crash(seed),
-        CrashKind::InOrder(seed) => disk.crash_in_order(seed),
-        CrashKind::LoseUnsynced => disk.crash_losing_everything_unsynced(),
-        CrashKind::KeepEverything => disk.crash_keeping_everything(),
-    }
 }
 
 /// Recovers from `disk` (on a copy) and checks the result against the model; returns the recovered model and LSN.
@@ -312,34 +280,21 @@ pub fn run(data: &[u8]) -> Option<String> {
         let probe = disk.reopen();
         let mut points = 0;
         let probe_run = run_epoch(&probe, &plan, epoch, lsn, &mut |probe_disk| points = probe_disk.operation_count());
-        let fraction = u64::from(epoch.halt_fraction);
         let open_points = probe_run.open_points;
-        let halt_at = if epoch.halt_in_open {
-            fraction * open_points / 65_536
+        let halt_at = if epoch.cut.halt_in_open {
+            epoch.cut.point_in(open_points)
         } else {
-            open_points + fraction * (points - open_points + 1) / 65_536
+            open_points + epoch.cut.point_in(points - open_points + 1)
         };
         let live = disk.reopen();
         live.halt_at(halt_at);
         let mut crashed = None;
-        let run = run_epoch(&live, &plan, epoch, lsn, &mut |live_disk| crashed = Some(crash(live_disk, epoch.crash)));
+        let run = run_epoch(&live, &plan, epoch, lsn, &mut |live_disk| crashed = Some(epoch.cut.crash(live_disk)));
         disk = crashed.expect("run_epoch always takes a crash image");
         let issued_lsn = lsn + run.issued.iter().map(|(_, operations)| operations.len() as u64).sum::<u64>();
         let (recovered, recovered_lsn) = recover_and_check(&disk, &plan, &model, lsn, &run);
-        let phase = if run.open_failed {
-            "open"
-        } else if run.step_failed {
-            "step"
-        } else {
-            "end"
-        };
-        let kept = if recovered_lsn == issued_lsn {
-            "all"
-        } else if recovered_lsn == run.acknowledged_lsn {
-            "acknowledged"
-        } else {
-            "some"
-        };
+        let (phase, kept) =
+            outcome_label(!run.open_failed, run.step_failed, recovered_lsn, issued_lsn, run.acknowledged_lsn);
         label = format!("{:?} halted-in-{phase} kept-{kept}", plan.options.wal.sync_policy);
         model = recovered;
         lsn = recovered_lsn;

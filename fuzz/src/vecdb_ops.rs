@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 
 use arbitrary::Unstructured;
 use storage_mem::SimulatedDisk;
+
+use crate::power_cut::{PowerCut, SECTOR_BYTES, outcome_label};
 use vecdb::{Db, DbConfig, Metadata, Metric, Record, SearchOptions, SyncPolicy, Value, VecDbError};
 
 /// The most crash-and-recover epochs per input.
@@ -42,8 +44,6 @@ pub const SNAPSHOTS_RETAINED_MAX: usize = 3;
 pub const METADATA_KEYS_MAX: usize = 2;
 /// The largest `k` a search step asks for.
 pub const SEARCH_K_MAX: usize = 8;
-/// Sector sizes the disk tears writes at.
-pub const SECTOR_BYTES: [u64; 4] = [16, 64, 512, 4096];
 /// Valid metadata keys the input picks from.
 const KEYS: [&str; 4] = ["a", "tag", "n.x", "_z"];
 
@@ -75,24 +75,10 @@ enum Step {
     Invalid(Invalid),
 }
 
-#[derive(Clone, Copy, Debug)]
-enum CrashKind {
-    Seeded(u64),
-    InOrder(u64),
-    LoseUnsynced,
-    KeepEverything,
-}
-
 #[derive(Debug)]
 struct Epoch {
     steps: Vec<Step>,
-    close_at_end: bool,
-    /// Cut the power during the open (recovery or creation) rather than during the steps.
-    halt_in_open: bool,
-    /// Where the power is cut, as a fraction (of 65,536) of the open's or the steps' I/O points (the top of the
-    /// steps' range never halts).
-    halt_fraction: u16,
-    crash: CrashKind,
+    cut: PowerCut,
 }
 
 #[derive(Debug)]
@@ -226,17 +212,8 @@ fn draw_plan(input: &mut Unstructured<'_>) -> arbitrary::Result<Plan> {
     for _ in 0..epoch_count {
         let step_count = input.int_in_range(0..=STEPS_MAX)?;
         let steps = (0..step_count).map(|_| draw_step(input, dimension)).collect::<arbitrary::Result<_>>()?;
-        // `ratio` answers true once the input is exhausted: phrase these so that means the deeper choice.
-        let close_at_end = !input.ratio(3u8, 4)?;
-        let halt_in_open = !input.ratio(4u8, 5)?;
-        let halt_fraction = input.arbitrary()?;
-        let crash = match input.int_in_range(0u8..=7)? {
-            0..=3 => CrashKind::Seeded(input.arbitrary()?),
-            4..=5 => CrashKind::InOrder(input.arbitrary()?),
-            6 => CrashKind::LoseUnsynced,
-            _ => CrashKind::KeepEverything,
-        };
-        epochs.push(Epoch { steps, close_at_end, halt_in_open, halt_fraction, crash });
+        let cut = PowerCut::draw(input)?;
+        epochs.push(Epoch { steps, cut });
     }
     Ok(Plan { config, sector_bytes, epochs })
 }
@@ -397,7 +374,7 @@ fn run_epoch(
             }
         }
     }
-    if epoch.close_at_end && !run.step_failed {
+    if epoch.cut.close_at_end && !run.step_failed {
         if db.close().is_ok() {
             run.acknowledged_lsn = lsn;
         }
@@ -407,15 +384,6 @@ fn run_epoch(
     crash_image(disk);
     drop(db);
     run
-}
-
-fn crash(disk: &SimulatedDisk, kind: CrashKind) -> SimulatedDisk {
-    match kind {
-        CrashKind::Seeded(seed) => disk.crash(seed),
-        CrashKind::InOrder(seed) => disk.crash_in_order(seed),
-        CrashKind::LoseUnsynced => disk.crash_losing_everything_unsynced(),
-        CrashKind::KeepEverything => disk.crash_keeping_everything(),
-    }
 }
 
 /// Recovers from `disk` (on a copy) and checks the result against the run; returns the recovered LSN and model.
@@ -470,36 +438,21 @@ pub fn run(data: &[u8]) -> Option<String> {
         let probe_run = run_epoch(&probe, &plan, epoch, &state, &mut |probe_disk| {
             points = probe_disk.operation_count();
         });
-        let fraction = u64::from(epoch.halt_fraction);
         let open_points = probe_run.open_points;
-        let halt_at = if epoch.halt_in_open || !probe_run.opened {
-            fraction * open_points.max(points) / 65_536
+        let halt_at = if epoch.cut.halt_in_open || !probe_run.opened {
+            epoch.cut.point_in(open_points.max(points))
         } else {
-            open_points + fraction * (points - open_points + 1) / 65_536
+            open_points + epoch.cut.point_in(points - open_points + 1)
         };
         let live = disk.reopen();
         live.halt_at(halt_at);
         let mut crashed = None;
-        let run =
-            run_epoch(&live, &plan, epoch, &state, &mut |live_disk| crashed = Some(crash(live_disk, epoch.crash)));
+        let run = run_epoch(&live, &plan, epoch, &state, &mut |live_disk| crashed = Some(epoch.cut.crash(live_disk)));
         disk = crashed.unwrap_or_else(|| panic!("run_epoch always takes a crash image"));
         config_durable |= run.opened;
         let issued_lsn = run.boundaries.last().map_or(state.0, |(lsn, _)| *lsn);
         let recovered = recover_and_check(&disk, &plan, config_durable, &run);
-        let phase = if !run.opened {
-            "open"
-        } else if run.step_failed {
-            "step"
-        } else {
-            "end"
-        };
-        let kept = if recovered.0 == issued_lsn {
-            "all"
-        } else if recovered.0 == run.acknowledged_lsn {
-            "acknowledged"
-        } else {
-            "some"
-        };
+        let (phase, kept) = outcome_label(run.opened, run.step_failed, recovered.0, issued_lsn, run.acknowledged_lsn);
         label = format!("{:?} halted-in-{phase} kept-{kept}", plan.config.durability.sync_policy);
         config_durable |= recovered.0 > 0 || !recovered.1.is_empty();
         state = recovered;
