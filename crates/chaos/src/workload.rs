@@ -103,6 +103,15 @@ impl RunFailure {
     pub fn new(class: FailureClass, message: impl fmt::Display) -> Self {
         Self { class, message: message.to_string() }
     }
+
+    /// The check every [`Workload::run`] starts with: `journal` has issued exactly the units before `first_unit`.
+    pub fn unless_journal_at(journal: &crate::checker::Journal, first_unit: usize) -> Result<(), Self> {
+        if journal.issued_units() == first_unit {
+            Ok(())
+        } else {
+            Err(Self::new(FailureClass::Other, "the journal is not at the run's first unit"))
+        }
+    }
 }
 
 impl fmt::Display for RunFailure {

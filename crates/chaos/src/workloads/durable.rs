@@ -132,9 +132,7 @@ impl Workload for DurableWorkload {
         journal: &mut Journal,
     ) -> Result<(), RunFailure> {
         let failure = |error: snapshot::SnapshotError| RunFailure::new(classify_snapshot(&error), error);
-        if journal.issued_units() != units.start {
-            return Err(RunFailure::new(FailureClass::Other, "the journal is not at the run's first unit"));
-        }
+        RunFailure::unless_journal_at(journal, units.start)?;
         let durable = Durable::open(backend, || VectorState::new(DIMENSION), self.options()).map_err(failure)?;
         let expected = self.before(units.start);
         if durable.applied_lsn() != expected {

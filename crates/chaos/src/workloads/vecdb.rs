@@ -163,9 +163,7 @@ impl Workload for VecdbWorkload {
         journal: &mut Journal,
     ) -> Result<(), RunFailure> {
         let failure = |error: VecDbError| RunFailure::new(classify(&error), error);
-        if journal.issued_units() != units.start {
-            return Err(RunFailure::new(FailureClass::Other, "the journal is not at the run's first unit"));
-        }
+        RunFailure::unless_journal_at(journal, units.start)?;
         let db = Db::open_or_create(backend, config()).map_err(failure)?;
         let expected = self.before(units.start);
         if db.applied_lsn() != expected {

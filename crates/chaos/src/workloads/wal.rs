@@ -164,9 +164,7 @@ impl Workload for WalWorkload {
         journal: &mut Journal,
     ) -> Result<(), RunFailure> {
         let failure = |error: wal::WalError| RunFailure::new(classify_wal(&error), error);
-        if journal.issued_units() != units.start {
-            return Err(RunFailure::new(FailureClass::Other, "the journal is not at the run's first unit"));
-        }
+        RunFailure::unless_journal_at(journal, units.start)?;
         let wal = Wal::open(backend, self.options()).map_err(failure)?;
         let expected_next = self.before(units.start) + 1;
         if wal.next_lsn().get() != expected_next {
