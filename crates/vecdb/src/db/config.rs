@@ -33,7 +33,7 @@ use wal::WalOptions;
 
 use crate::codec::{Reader, WriteLe};
 use crate::error::VecDbError;
-use crate::index::{HnswConfig, Metric, QuantizationRange, VectorEncoding};
+use crate::index::{HnswConfig, Metric, QuantizationRange, VectorEncoding, encoding};
 
 /// The key holding the stored configuration.
 pub const CONFIG_KEY: &str = "vecdb/config";
@@ -154,25 +154,10 @@ impl DbConfig {
     /// The encoding of the module docs.
     pub fn encode(&self) -> Vec<u8> {
         let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
-        let index = &self.index;
         let mut out = Vec::with_capacity(CONFIG_BYTES_MAX);
         out.extend_from_slice(&CONFIG_MAGIC);
         out.put_u32(ConfigFormatVersion::CURRENT as u32);
-        out.put_u32(narrow(index.dimension));
-        out.put_u8(index.metric.code());
-        out.put_u32(narrow(index.m));
-        out.put_u32(narrow(index.ef_construction));
-        out.put_u32(narrow(index.ef_search));
-        match index.encoding {
-            VectorEncoding::F32 => out.put_u8(0),
-            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Trained } => out.put_u8(1),
-            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } } => {
-                out.put_u8(2);
-                out.put_f32(min);
-                out.put_f32(max);
-            }
-        }
-        out.put_u64(index.seed);
+        encoding::write_config(&self.index, &mut out);
         match self.durability.sync_policy {
             SyncPolicy::EveryCommit => out.put_u8(0),
             SyncPolicy::Grouped { max_delay_ms, max_bytes } => {
@@ -215,24 +200,7 @@ impl DbConfig {
         if reader.u32()? != ConfigFormatVersion::CURRENT as u32 {
             return Err(VecDbError::Corrupt { offset: 8, reason: "unsupported configuration format version" });
         }
-        let dimension = reader.u32()? as usize;
-        let metric_offset = reader.offset();
-        let metric = Metric::from_code(reader.u8()?)
-            .ok_or(VecDbError::Corrupt { offset: metric_offset, reason: "unknown metric" })?;
-        let m = reader.u32()? as usize;
-        let ef_construction = reader.u32()? as usize;
-        let ef_search = reader.u32()? as usize;
-        let encoding = match reader.u8()? {
-            0 => VectorEncoding::F32,
-            1 => VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Trained },
-            2 => {
-                let min = reader.f32()?;
-                let max = reader.f32()?;
-                VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } }
-            }
-            _ => return Err(reader.corrupt("unknown vector encoding")),
-        };
-        let seed = reader.u64()?;
+        let index = encoding::read_config_fields(&mut reader)?;
         let sync_policy = match reader.u8()? {
             0 => SyncPolicy::EveryCommit,
             1 => SyncPolicy::Grouped { max_delay_ms: reader.u64()?, max_bytes: reader.u64()? },
@@ -253,7 +221,7 @@ impl DbConfig {
         reader.finish()?;
         let [operations_max, log_bytes_max] = limits;
         let config = Self {
-            index: HnswConfig { dimension, metric, m, ef_construction, ef_search, encoding, seed },
+            index,
             durability: Durability {
                 sync_policy,
                 checkpoint: CheckpointPolicy { operations_max, log_bytes_max },

@@ -63,7 +63,8 @@ impl IndexFormatVersion {
 
 const NO_NODE: u32 = u32::MAX;
 
-fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
+/// Appends `config`'s fields (the layout of the module docs; `DbConfig` embeds the same layout).
+pub(crate) fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
     // Every field was validated against limits far below u32::MAX.
     let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
     out.put_u32(narrow(config.dimension));
@@ -84,6 +85,14 @@ fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
 }
 
 fn read_config(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
+    let config = read_config_fields(reader)?;
+    config.validate().map_err(|_| reader.corrupt("the configuration is out of its limits"))?;
+    Ok(config)
+}
+
+/// Reads the fields [`write_config`] wrote, checking each code but not the limits (the caller validates the
+/// whole configuration it is part of).
+pub(crate) fn read_config_fields(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
     let dimension = reader.u32()? as usize;
     let metric_offset = reader.offset();
     let metric = Metric::from_code(reader.u8()?)
@@ -102,9 +111,7 @@ fn read_config(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
         _ => return Err(reader.corrupt("unknown vector encoding")),
     };
     let seed = reader.u64()?;
-    let config = HnswConfig { dimension, metric, m, ef_construction, ef_search, encoding, seed };
-    config.validate().map_err(|_| reader.corrupt("the configuration is out of its limits"))?;
-    Ok(config)
+    Ok(HnswConfig { dimension, metric, m, ef_construction, ef_search, encoding, seed })
 }
 
 impl HnswIndex {
