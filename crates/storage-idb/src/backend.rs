@@ -7,12 +7,14 @@ use std::task::{Poll, Waker};
 
 use indexed_db_futures::KeyRange;
 use indexed_db_futures::database::Database;
-use indexed_db_futures::error::{Error as IdbError, OpenDbError, UnexpectedDataError};
+use indexed_db_futures::error::{
+    Error as IdbError, OpenDbError, SerialisationError, SimpleValueError, UnexpectedDataError,
+};
 use indexed_db_futures::internals::SystemRepr;
 use indexed_db_futures::object_store::ObjectStore;
 use indexed_db_futures::prelude::*;
 use indexed_db_futures::transaction::{Transaction, TransactionDurability, TransactionMode, TransactionOptions};
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Function, Reflect, Uint8Array};
 use storage_core::{AsyncStorageBackend, Key, Operation, PersistenceError, Result};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -64,33 +66,43 @@ impl IndexedDbBackend {
 
     /// [`Self::open`] at schema `version` (tests open at a higher one to provoke upgrades).
     pub(crate) async fn open_at_version(database_name: &str, version: u32) -> Result<Self> {
-        let blocked = BlockedSignal::new();
+        // The `blocked` and `upgradeneeded` handlers are set on the request directly, not through
+        // `indexed_db_futures`' listeners: those format the crate's errors (floats included) into a JS error,
+        // which would keep Rust's float printing in the browser module.
         let request = Database::open(database_name)
             .with_version(version)
-            .with_on_blocked({
-                let blocked = Rc::clone(&blocked);
-                move |_event| {
-                    blocked.raise();
-                    Ok(())
-                }
-            })
-            .with_on_upgrade_needed(|_event, database| {
-                // Idempotent: every version creates whatever object store is missing.
-                for store in [CHUNKS_STORE, LENGTHS_STORE] {
-                    if !database.object_store_names().any(|name| name == store) {
-                        database.create_object_store(store).build()?;
-                    }
-                }
-                Ok(())
-            })
             .build()
             .map_err(|error| open_error(database_name, error))?;
+        let blocked = BlockedSignal::new();
+        let on_blocked = Closure::<dyn FnMut(JsValue)>::new({
+            let blocked = Rc::clone(&blocked);
+            move |_event: JsValue| blocked.raise()
+        });
+        let on_upgrade_needed = Closure::<dyn FnMut(JsValue) -> std::result::Result<(), JsValue>>::new(
+            // A thrown error aborts the upgrade, and the open request then fails with it.
+            |event: JsValue| create_missing_stores(&event),
+        );
+        let raw_request = request.as_sys().clone();
+        for (handler, function) in [
+            ("onblocked", on_blocked.as_ref().unchecked_ref::<Function>()),
+            ("onupgradeneeded", on_upgrade_needed.as_ref().unchecked_ref::<Function>()),
+        ] {
+            if let Err(error) = Reflect::set(&raw_request, &JsValue::from_str(handler), function) {
+                return Err(js_error(Operation::Open, database_name, &error));
+            }
+        }
         let database = match until_blocked(request, &blocked).await {
-            Opening::Finished(result) => result.map_err(|error| open_error(database_name, error))?,
+            Opening::Finished(result) => {
+                for handler in ["onblocked", "onupgradeneeded"] {
+                    let _ = Reflect::set(&raw_request, &JsValue::from_str(handler), &JsValue::NULL);
+                }
+                result.map_err(|error| open_error(database_name, error))?
+            }
             Opening::Blocked(request) => {
                 // The open request cannot be cancelled: let it finish once the other connection closes (running
-                // the upgrade), then close its connection so it blocks nobody.
+                // the upgrade, so its handler lives until then), then close its connection so it blocks nobody.
                 wasm_bindgen_futures::spawn_local(async move {
+                    let _handlers = (on_blocked, on_upgrade_needed);
                     if let Ok(database) = request.await {
                         database.close();
                     }
@@ -119,7 +131,10 @@ impl IndexedDbBackend {
                 let new_version =
                     Reflect::get(&event, &JsValue::from_str("newVersion")).ok().and_then(|value| value.as_f64());
                 let reason = match new_version {
-                    Some(version) => format!("another connection upgrades the database to version {version}"),
+                    // A version is an integer: printed as one, without Rust's float printing.
+                    Some(version) => {
+                        format!("another connection upgrades the database to version {}", number_text(version))
+                    }
                     None => String::from("another connection deletes the database"),
                 };
                 // Closing at once lets the other connection go on; our transactions already started still finish.
@@ -656,32 +671,80 @@ fn chunk_offset(chunk_key: &JsValue) -> Option<u64> {
         .then_some(offset as u64)
 }
 
-/// Maps an `indexed_db_futures` error (see the crate docs for the table).
+/// Maps an `indexed_db_futures` error (see the crate docs for the table). The crate's errors are not formatted
+/// with their own `Display`: `SimpleValueError` prints an `f64`, which would keep Rust's float printing in the
+/// browser module. Each variant gets the crate's text, with numbers printed by [`number_text`].
 fn idb_error(operation: Operation, key: &str, error: IdbError) -> PersistenceError {
+    let backend = |message: String| PersistenceError::Backend { operation, key: key.to_owned(), message };
     match error {
         IdbError::DomException(exception) => js_error(operation, key, &JsValue::from(exception)),
-        IdbError::MissingData(UnexpectedDataError::TransactionAborted) => PersistenceError::Backend {
-            operation,
-            key: key.to_owned(),
-            message: String::from("AbortError: the transaction was aborted"),
-        },
+        IdbError::MissingData(UnexpectedDataError::TransactionAborted) => {
+            backend(String::from("AbortError: the transaction was aborted"))
+        }
         IdbError::Serialisation(error) => PersistenceError::Corrupted {
             key: key.to_owned(),
             offset: 0,
-            reason: format!("unexpected stored value: {error}"),
+            reason: format!("unexpected stored value: {}", serialisation_text(&error)),
         },
-        other => PersistenceError::Backend { operation, key: key.to_owned(), message: format!("Error: {other}") },
+        IdbError::MissingData(missing) => backend(format!("Error: Missing data: {missing}")),
+        IdbError::Unknown(thrown) => backend(format!("Error: Generic JS error: {thrown}")),
+    }
+}
+
+/// The text of a [`SerialisationError`] (the crate's own `Display` text, but for numbers).
+fn serialisation_text(error: &SerialisationError) -> String {
+    match error {
+        SerialisationError::SimpleValue(error) => format!("Simple value parse error: {}", simple_value_text(error)),
+        SerialisationError::Serde(error) => error.to_string(),
+    }
+}
+
+/// The text of a [`SimpleValueError`]: the crate's own `Display` text, with the `f64` printed by [`number_text`].
+fn simple_value_text(error: &SimpleValueError) -> String {
+    match error {
+        SimpleValueError::NotAString(_) => String::from("Not a string"),
+        SimpleValueError::NotANumber(_) => String::from("Not a number"),
+        SimpleValueError::NotABoolean(_) => String::from("Not a boolean"),
+        SimpleValueError::DynCast(_) => String::from("Dynamic cast failed"),
+        SimpleValueError::TooLarge(number) => format!("The value is too large: {}", number_text(*number)),
+        SimpleValueError::TooSmall(number) => format!("The value is too small: {}", number_text(*number)),
+        SimpleValueError::Signed(number) => format!("The value is signed: {}", number_text(*number)),
+        SimpleValueError::Switch(errors) if errors.is_empty() => {
+            String::from("Errors performing `TryFromJs` on `Switch`: [empty]")
+        }
+        SimpleValueError::Switch(errors) => {
+            let texts: Vec<String> = errors.iter().map(|error| format!("`{}`", simple_value_text(error))).collect();
+            format!("Errors performing `TryFromJs` on `Switch`: {}", texts.join(", "))
+        }
+        SimpleValueError::Other(error) => error.to_string(),
+    }
+}
+
+/// An `f64` as text without Rust's float printing: an integer as an integer (`-0` for negative zero), any other
+/// value as its IEEE 754 bits in hex (`f64 bits 0x3ff8000000000000` for 1.5).
+pub(crate) fn number_text(number: f64) -> String {
+    // 2^63: every integer-valued f64 below it in magnitude fits in an i64 exactly.
+    const INTEGER_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if number == 0.0 && number.is_sign_negative() {
+        String::from("-0")
+    } else if number.fract() == 0.0 && number.abs() < INTEGER_LIMIT {
+        (number as i64).to_string()
+    } else {
+        format!("f64 bits {:#018x}", number.to_bits())
     }
 }
 
 fn open_error(database_name: &str, error: OpenDbError) -> PersistenceError {
-    match error {
-        OpenDbError::Base(error) => idb_error(Operation::Open, database_name, error),
-        other => PersistenceError::Backend {
-            operation: Operation::Open,
-            key: database_name.to_owned(),
-            message: format!("NotSupportedError: {other}"),
-        },
+    let message = match error {
+        OpenDbError::Base(error) => return idb_error(Operation::Open, database_name, error),
+        OpenDbError::VersionZero => "Version cannot be zero",
+        OpenDbError::UnsupportedEnvironment => "Unsupported environment",
+        OpenDbError::NullFactory => "The `indexedDB` getter returned `null` or `undefined`",
+    };
+    PersistenceError::Backend {
+        operation: Operation::Open,
+        key: database_name.to_owned(),
+        message: format!("NotSupportedError: {message}"),
     }
 }
 
@@ -691,6 +754,23 @@ fn js_error(operation: Operation, key: &str, value: &JsValue) -> PersistenceErro
     let name = text("name").unwrap_or_else(|| String::from("Error"));
     let message = text("message").unwrap_or_else(|| format!("{value:?}"));
     layout::dom_exception_error(operation, key, &name, &message)
+}
+
+/// The `upgradeneeded` handler: creates whichever of this crate's object stores is missing (idempotent, so every
+/// version runs it).
+fn create_missing_stores(event: &JsValue) -> std::result::Result<(), JsValue> {
+    let field = |object: &JsValue, name: &str| Reflect::get(object, &JsValue::from_str(name));
+    let database = field(&field(event, "target")?, "result")?;
+    let names = field(&database, "objectStoreNames")?;
+    let contains: Function = field(&names, "contains")?.dyn_into()?;
+    let create: Function = field(&database, "createObjectStore")?.dyn_into()?;
+    for store in [CHUNKS_STORE, LENGTHS_STORE] {
+        let name = JsValue::from_str(store);
+        if !contains.call1(&names, &name)?.is_truthy() {
+            create.call1(&database, &name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Set by a `blocked` event; wakes the task waiting on the request.
@@ -825,5 +905,59 @@ mod tests {
         // Had the background connection stayed open, this upgrade would be blocked (Locked).
         let again = IndexedDbBackend::open_at_version(name, DATABASE_SCHEMA_VERSION + 2).await.unwrap();
         assert_eq!(again.read(&Key::new("k").unwrap()).await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    #[wasm_bindgen_test]
+    fn numbers_print_as_integers_or_as_their_bits() {
+        assert_eq!(number_text(3.0), "3");
+        assert_eq!(number_text(-42.0), "-42");
+        assert_eq!(number_text(0.0), "0");
+        assert_eq!(number_text(-0.0), "-0");
+        assert_eq!(number_text(9_007_199_254_740_993.0), "9007199254740992");
+        assert_eq!(number_text(1.5), "f64 bits 0x3ff8000000000000");
+        assert_eq!(number_text(f64::NAN), format!("f64 bits {:#018x}", f64::NAN.to_bits()));
+        assert_eq!(number_text(f64::INFINITY), "f64 bits 0x7ff0000000000000");
+        assert_eq!(number_text(1e300), format!("f64 bits {:#018x}", 1e300_f64.to_bits()));
+    }
+
+    #[wasm_bindgen_test]
+    fn simple_value_errors_read_as_the_crate_prints_them() {
+        // With integer numbers the text is the crate's own `Display` (which prints the f64 with Rust's float
+        // printing, only in this test).
+        let errors = [
+            SimpleValueError::NotAString(JsValue::NULL),
+            SimpleValueError::NotANumber(JsValue::NULL),
+            SimpleValueError::NotABoolean(JsValue::NULL),
+            SimpleValueError::DynCast(JsValue::NULL),
+            SimpleValueError::TooLarge(1e15),
+            SimpleValueError::TooSmall(-7.0),
+            SimpleValueError::Signed(-1.0),
+            SimpleValueError::Switch(Vec::new()),
+            SimpleValueError::Switch(vec![SimpleValueError::NotAString(JsValue::NULL), SimpleValueError::Signed(-2.0)]),
+        ];
+        for error in &errors {
+            assert_eq!(simple_value_text(error), error.to_string());
+        }
+        assert_eq!(
+            simple_value_text(&SimpleValueError::TooLarge(0.5)),
+            "The value is too large: f64 bits 0x3fe0000000000000"
+        );
+        let corrupted = idb_error(Operation::Read, "k", IdbError::from(SimpleValueError::Signed(-3.0)));
+        assert!(
+            matches!(&corrupted, PersistenceError::Corrupted { key, reason, .. }
+                if key == "k" && reason == "unexpected stored value: Simple value parse error: The value is signed: -3"),
+            "{corrupted}"
+        );
+        let missing = idb_error(Operation::Read, "k", IdbError::from(UnexpectedDataError::NoEventTarget));
+        assert!(
+            matches!(&missing, PersistenceError::Backend { message, .. } if message == "Error: Missing data: No event target."),
+            "{missing}"
+        );
+        let unsupported = open_error("db", OpenDbError::NullFactory);
+        let expected = format!("NotSupportedError: {}", OpenDbError::NullFactory);
+        assert!(
+            matches!(&unsupported, PersistenceError::Backend { message, .. } if *message == expected),
+            "{unsupported}"
+        );
     }
 }

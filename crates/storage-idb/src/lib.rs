@@ -67,6 +67,8 @@
 //! | an aborted transaction without an error | `Backend { message: "AbortError: …" }` |
 //! | any other `DOMException` (`UnknownError`, `InvalidStateError`, `DataError`, …) | `Backend { message: "{name}: {message}" }` |
 //! | stored data that breaks the layout (a non-`Uint8Array` chunk, a gap, a bad length) | `Corrupted` |
+//! | an `indexed_db_futures` value error (a stored value of the wrong type) | `Corrupted { reason: "unexpected stored value: …" }` (the crate's text; a number is printed as an integer, or as `f64 bits 0x…`: no float formatting in the module) |
+//! | another `indexed_db_futures` error (not a `DOMException`) | `Backend { message: "Error: …" }` (the crate's text) |
 //! | a database at our version without our object stores | `Corrupted` |
 //!
 //! Nothing panics on these paths.

@@ -55,6 +55,12 @@ mod bindings;
 
 #[cfg(target_arch = "wasm32")]
 pub use bindings::{VecDb, VecIndex};
+
+/// The module's allocator: talc instead of the standard library's dlmalloc, which is larger in the module (see
+/// docs/browser.md, "Bundle size"). Single-threaded wasm32 only, as the module is.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 pub use cell::PENDING_WRITES_MAX;
 pub use error::WasmError;
 pub use options::ID_MAX;

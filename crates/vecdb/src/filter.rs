@@ -295,7 +295,9 @@ enum TokenKind {
     False,
     Field(String),
     String(String),
-    Number(f64),
+    /// The value, and the text it was written as (error messages show the text: printing the `f64` would keep
+    /// Rust's float printing in the browser module).
+    Number(f64, String),
     End,
 }
 
@@ -318,7 +320,7 @@ impl fmt::Display for TokenKind {
             Self::False => write!(formatter, "'false'"),
             Self::Field(name) => write!(formatter, "field {name}"),
             Self::String(text) => write!(formatter, "string {text:?}"),
-            Self::Number(number) => write!(formatter, "number {number}"),
+            Self::Number(_, text) => write!(formatter, "number {text}"),
             Self::End => write!(formatter, "end of input"),
         }
     }
@@ -382,8 +384,9 @@ fn lex(text: &str) -> Result<Vec<Token>, FilterError> {
             }
             b'-' | b'0'..=b'9' => {
                 let (value, end) = lex_number(bytes, position)?;
+                let written = text.get(start..end).unwrap_or_default().to_owned();
                 position = end;
-                TokenKind::Number(value)
+                TokenKind::Number(value, written)
             }
             byte if is_field_start(byte) => {
                 while byte_at(position).is_some_and(is_field_continue) {
@@ -571,7 +574,7 @@ impl Parser<'_> {
         let literal = self.next();
         let value = match literal.kind {
             TokenKind::String(text) => Value::String(text),
-            TokenKind::Number(number) => Value::Number(number),
+            TokenKind::Number(number, _) => Value::Number(number),
             TokenKind::True | TokenKind::False if !matches!(comparison, Comparison::Equal | Comparison::NotEqual) => {
                 return Err(unexpected(&literal, "a number or a string (ranges do not apply to true or false)"));
             }
@@ -634,6 +637,9 @@ mod tests {
                 "error: at byte 4: expected a number or a string (ranges do not apply to true or false), found 'true'",
             ),
             ("and = 1", "error: at byte 0: expected a field name, 'not' or '(', found 'and'"),
+            // A number shows as it was written.
+            ("a = 1 2.50e1", "error: at byte 6: expected 'and', 'or' or the end of the filter, found number 2.50e1"),
+            ("-0.5 = a", "error: at byte 0: expected a field name, 'not' or '(', found number -0.5"),
             ("A = 1", "error: at byte 0: unexpected character 'A'"),
             ("a = 1 & b = 2", "error: at byte 6: unexpected character '&'"),
             ("é = 1", "error: at byte 0: unexpected character 'é'"),

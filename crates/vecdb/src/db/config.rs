@@ -245,7 +245,7 @@ impl DbConfig {
             ("index.m", &a.m, &b.m),
             ("index.ef_construction", &a.ef_construction, &b.ef_construction),
             ("index.ef_search", &a.ef_search, &b.ef_search),
-            ("index.encoding", &a.encoding, &b.encoding),
+            ("index.encoding", &EncodingText(a.encoding), &EncodingText(b.encoding)),
             ("index.seed", &a.seed, &b.seed),
             ("durability.sync_policy", &stored.sync_policy, &requested.sync_policy),
             ("durability.checkpoint", &stored.checkpoint, &requested.checkpoint),
@@ -258,7 +258,9 @@ impl DbConfig {
             .into_iter()
             .map(|(field, stored, requested)| (field, text(stored), text(requested)))
             .find(|(_, stored, requested)| stored != requested)
-            .or_else(|| differs.then(|| ("index.encoding", text(&a.encoding), text(&b.encoding))))
+            .or_else(|| {
+                differs.then(|| ("index.encoding", text(&EncodingText(a.encoding)), text(&EncodingText(b.encoding))))
+            })
     }
 
     /// The options of the durable layer: the log with every record size the database can write, the sync policy,
@@ -277,6 +279,42 @@ impl DbConfig {
                 log_bytes_max: self.durability.checkpoint.log_bytes_max,
             },
         }
+    }
+}
+
+/// A [`VectorEncoding`] as its derived `Debug` prints it, but with the floats of a fixed range printed by
+/// [`f32_text`]: Rust's float printing (about 20 KB) stays out of the browser module.
+struct EncodingText(VectorEncoding);
+
+impl fmt::Debug for EncodingText {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            VectorEncoding::F32 => formatter.write_str("F32"),
+            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Trained } => {
+                formatter.write_str("ScalarQuantized8 { range: Trained }")
+            }
+            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } } => write!(
+                formatter,
+                "ScalarQuantized8 {{ range: Fixed {{ min: {}, max: {} }} }}",
+                f32_text(min),
+                f32_text(max)
+            ),
+        }
+    }
+}
+
+/// An `f32` as text without Rust's float printing: an integer of magnitude up to 2^24 as `{:?}` prints it (`7.0`,
+/// `-0.0`: below 2^24 the integer's digits are the shortest that read back as it), any other value as its IEEE 754
+/// bits (`f32 bits 0xc0200000` for -2.5).
+fn f32_text(value: f32) -> String {
+    // 2^24: up to it, every integer is an f32 and its digits are the shortest text of it.
+    const INTEGER_LIMIT: f32 = 16_777_216.0;
+    if value == 0.0 && value.is_sign_negative() {
+        String::from("-0.0")
+    } else if value.fract() == 0.0 && value.abs() <= INTEGER_LIMIT {
+        format!("{}.0", value as i32)
+    } else {
+        format!("f32 bits {:#010x}", value.to_bits())
     }
 }
 
@@ -348,7 +386,8 @@ mod tests {
         assert!(matches!(stored.first_difference(&requested), Some(("durability.snapshots_retained", _, _))));
     }
 
-    /// `first_difference` as it was written before it formatted every field through `&dyn Debug`.
+    /// `first_difference` as it was written before it formatted every field through `&dyn Debug` (but for the
+    /// floats of a fixed range that are not integers, which it shows by their bits).
     fn first_difference_reference(stored: &DbConfig, other: &DbConfig) -> Option<(&'static str, String, String)> {
         let (a, b) = (&stored.index, &other.index);
         let fields: [(&'static str, String, String); 10] = [
@@ -357,7 +396,7 @@ mod tests {
             ("index.m", a.m.to_string(), b.m.to_string()),
             ("index.ef_construction", a.ef_construction.to_string(), b.ef_construction.to_string()),
             ("index.ef_search", a.ef_search.to_string(), b.ef_search.to_string()),
-            ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding)),
+            ("index.encoding", encoding_reference(a.encoding), encoding_reference(b.encoding)),
             ("index.seed", a.seed.to_string(), b.seed.to_string()),
             (
                 "durability.sync_policy",
@@ -376,10 +415,47 @@ mod tests {
             ),
         ];
         let differs = stored.encode() != other.encode();
-        fields
-            .into_iter()
-            .find(|(_, stored, requested)| stored != requested)
-            .or_else(|| differs.then(|| ("index.encoding", format!("{:?}", a.encoding), format!("{:?}", b.encoding))))
+        fields.into_iter().find(|(_, stored, requested)| stored != requested).or_else(|| {
+            differs.then(|| ("index.encoding", encoding_reference(a.encoding), encoding_reference(b.encoding)))
+        })
+    }
+
+    /// The derived `Debug` of `encoding`, with each bound that is not an integer up to 2^24 shown by its bits.
+    fn encoding_reference(encoding: VectorEncoding) -> String {
+        let mut text = format!("{encoding:?}");
+        if let VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } } = encoding {
+            for (name, value) in [("min", min), ("max", max)] {
+                if !(value.fract() == 0.0 && value.abs() <= 16_777_216.0) {
+                    text = text
+                        .replace(&format!("{name}: {value:?}"), &format!("{name}: f32 bits {:#010x}", value.to_bits()));
+                }
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn floats_print_as_debug_does_or_as_their_bits() {
+        let integers = [0.0, -0.0, 1.0, -1.0, 7.0, 255.0, -1000.0, 16_777_215.0, 16_777_216.0, -16_777_216.0];
+        for value in integers {
+            assert_eq!(f32_text(value), format!("{value:?}"));
+        }
+        assert_eq!(f32_text(-2.5), "f32 bits 0xc0200000");
+        assert_eq!(f32_text(16_777_218.0), "f32 bits 0x4b800001");
+        assert_eq!(f32_text(1e-7), format!("f32 bits {:#010x}", 1e-7_f32.to_bits()));
+        assert_eq!(f32_text(f32::NAN), format!("f32 bits {:#010x}", f32::NAN.to_bits()));
+        let stored = DbConfig::new(8, Metric::L2);
+        let mut requested = stored;
+        requested.index.encoding =
+            VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min: -1.0, max: 0.5 } };
+        assert_eq!(
+            stored.first_difference(&requested),
+            Some((
+                "index.encoding",
+                "F32".to_owned(),
+                "ScalarQuantized8 { range: Fixed { min: -1.0, max: f32 bits 0x3f000000 } }".to_owned()
+            ))
+        );
     }
 
     #[test]
