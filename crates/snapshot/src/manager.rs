@@ -137,7 +137,8 @@ pub async fn list_snapshots<B: AsyncStorageBackend + ?Sized>(backend: &B) -> Res
         .into_iter()
         .filter_map(|key| parse_snapshot_key(&key).map(|lsn| (lsn, key)))
         .collect();
-    found.sort();
+    // (LSN, key) pairs are unique: an unstable sort gives the same order.
+    found.sort_unstable();
     Ok(found)
 }
 
