@@ -68,7 +68,7 @@ fn workspace_root() -> std::path::PathBuf {
 
 /// The crates that must build for the browser (`wasm32-unknown-unknown`): the storage contract and everything
 /// written once for both worlds.
-const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "wal", "snapshot", "vecdb"];
+const BROWSER_CRATES: &[&str] = &["storage-core", "storage-mem", "wal", "snapshot", "vecdb-index", "vecdb"];
 
 fn ci() -> Result {
     let started = std::time::Instant::now();

@@ -17,7 +17,9 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("storage-idb", &["storage-core"]),
     ("wal", &["storage-core"]),
     ("snapshot", &["storage-core", "wal"]),
-    ("vecdb", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot"]),
+    // The sans-IO HNSW index: no workspace crate at all (it never touches storage).
+    ("vecdb-index", &[]),
+    ("vecdb", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb-index"]),
     ("vecdb-cli", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
     ("vecdb-bench", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
     ("chaos", &["storage-core", "storage-mem", "storage-fs", "wal", "snapshot", "vecdb"]),
@@ -27,7 +29,7 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
 ];
 
 /// Crates whose source may not name `std::fs`: all their I/O goes through the storage traits.
-pub const NO_FILE_SYSTEM_CRATES: &[&str] = &["storage-core", "wal", "snapshot"];
+pub const NO_FILE_SYSTEM_CRATES: &[&str] = &["storage-core", "wal", "snapshot", "vecdb-index"];
 
 /// The workspace's crates: name, manifest directory, and the workspace crates it depends on (normal kind).
 pub fn workspace_graph(root: &Path) -> Result<Vec<(String, PathBuf, Vec<String>)>, String> {

@@ -2,7 +2,7 @@
 //!
 //! - `wasm [--no-simd] [--wasm-opt]`: builds `crates/vecdb-wasm` for `wasm32-unknown-unknown` with the
 //!   `wasm-release` profile (root Cargo.toml: `opt-level = "z"`, fat LTO, one codegen unit, `panic = "abort"`,
-//!   stripped; the `vecdb` crate, whose HNSW search is the hot path, at `opt-level = 3`) and
+//!   stripped; the `vecdb-index` crate, whose HNSW search is the hot path, at `opt-level = 3`) and
 //!   `-C target-feature=+simd128`, runs `wasm-bindgen --target web` into `web/pkg/` (git-ignored), optionally
 //!   `wasm-opt -Oz` (binaryen from npm, installed under the target directory), and prints the sizes raw and
 //!   gzipped (`gzip -9`).
@@ -25,8 +25,8 @@ pub use e2e::e2e;
 /// The size the issue sets for the `.wasm`, gzipped (`gzip -9`): 150 KiB. Printed as met or not.
 pub const WASM_GZIP_BYTES_TARGET: u64 = 150 * 1024;
 /// The size over which `cargo xtask wasm` fails: a guard against a dependency or a change that bloats the module
-/// (the build is about 164 KiB gzipped; see docs/browser.md, "Bundle size").
-pub const WASM_GZIP_BYTES_MAX: u64 = 174 * 1024;
+/// (the build is about 154 KiB gzipped; see docs/browser.md, "Bundle size").
+pub const WASM_GZIP_BYTES_MAX: u64 = 164 * 1024;
 /// The npm packages the tools use, pinned.
 pub const BINARYEN_PACKAGE: &str = "binaryen@132.0.0";
 /// See [`BINARYEN_PACKAGE`].

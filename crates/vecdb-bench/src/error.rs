@@ -49,6 +49,9 @@ pub enum BenchError {
     /// vecdb rejected an operation.
     #[error(transparent)]
     VecDb(#[from] vecdb::VecDbError),
+    /// The HNSW index rejected an operation.
+    #[error(transparent)]
+    Index(#[from] vecdb::index::IndexError),
     /// The durable layer failed.
     #[error(transparent)]
     Snapshot(#[from] snapshot::SnapshotError),

@@ -134,6 +134,13 @@ fn storage_kind(error: &PersistenceError) -> &'static str {
     }
 }
 
+impl From<vecdb::index::IndexError> for WasmError {
+    /// The index's errors read as vecdb's variants of the same name (the same JavaScript kinds).
+    fn from(error: vecdb::index::IndexError) -> Self {
+        Self::VecDb(VecDbError::from(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,3 +151,24 @@ pub enum VecDbError {
         requested: String,
     },
 }
+
+impl From<vecdb_index::IndexError> for VecDbError {
+    /// The index's errors are the variants of the same name here.
+    fn from(error: vecdb_index::IndexError) -> Self {
+        use vecdb_index::IndexError;
+        match error {
+            IndexError::DimensionMismatch { expected, found } => Self::DimensionMismatch { expected, found },
+            IndexError::NonFiniteValue { index } => Self::NonFiniteValue { index },
+            IndexError::ZeroVectorUnderCosine => Self::ZeroVectorUnderCosine,
+            IndexError::KIsZero => Self::KIsZero,
+            IndexError::UnknownId { id } => Self::UnknownId { id },
+            IndexError::DuplicateId { id } => Self::DuplicateId { id },
+            IndexError::LimitExceeded { what, value, limit } => Self::LimitExceeded { what, value, limit },
+            IndexError::InvalidConfig { reason } => Self::InvalidConfig { reason },
+            IndexError::Corrupt { offset, reason } => Self::Corrupt { offset, reason },
+            // `IndexError` is non-exhaustive; a variant added there without a twin here reads as corruption
+            // rather than vanishing.
+            _ => Self::Corrupt { offset: 0, reason: "an index error this version of vecdb does not know" },
+        }
+    }
+}

@@ -56,6 +56,7 @@
 //!
 //! # The in-memory index alone
 //! ```
+//! use vecdb::index::IndexError;
 //! use vecdb::{Filter, HnswConfig, HnswIndex, Metadata, Metric, Value, VecDbError};
 //!
 //! let mut index = HnswIndex::new(HnswConfig::new(3, Metric::Cosine))?;
@@ -89,19 +90,22 @@
 //! assert_eq!(decoded.digest(), index.digest());
 //!
 //! // Bad input gets a typed error.
-//! assert!(matches!(index.search(&[1.0, 0.0], 3, None, None), Err(VecDbError::DimensionMismatch { .. })));
+//! assert!(matches!(index.search(&[1.0, 0.0], 3, None, None), Err(IndexError::DimensionMismatch { .. })));
 //! # Ok::<(), VecDbError>(())
 //! ```
 #![deny(missing_docs)]
 
-mod codec;
 pub mod db;
-pub mod digest;
 mod error;
 pub mod filter;
 mod float_parse;
-pub mod index;
 pub mod metadata;
+
+/// The in-memory HNSW index (the crate `vecdb-index`, re-exported): what a [`Db`] searches.
+pub use vecdb_index as index;
+use vecdb_index::codec;
+/// [`StateDigest`] (from `vecdb-index`).
+pub use vecdb_index::digest;
 
 pub use db::{
     AsyncDb, CheckpointPolicy, DatabaseState, Db, DbConfig, Durability, Hit, Record, SearchOptions, Stats, SyncPolicy,

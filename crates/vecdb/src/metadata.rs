@@ -219,7 +219,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Metadata, usize), VecDbError> {
     let mut reader = Reader::new(bounded);
     let count = usize::from(reader.u16()?);
     if count > METADATA_KEYS_MAX {
-        return Err(reader.corrupt("more keys than METADATA_KEYS_MAX"));
+        return Err(reader.corrupt("more keys than METADATA_KEYS_MAX").into());
     }
     let mut metadata = Metadata::new();
     for _ in 0..count {
@@ -238,7 +238,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Metadata, usize), VecDbError> {
                 let value_offset = reader.offset();
                 let length = usize::from(reader.u16()?);
                 if length > METADATA_STRING_BYTES_MAX {
-                    return Err(reader.corrupt("a string longer than METADATA_STRING_BYTES_MAX"));
+                    return Err(reader.corrupt("a string longer than METADATA_STRING_BYTES_MAX").into());
                 }
                 let text = std::str::from_utf8(reader.take(length)?)
                     .map_err(|_| VecDbError::Corrupt { offset: value_offset, reason: "a string is not UTF-8" })?;
@@ -247,16 +247,16 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(Metadata, usize), VecDbError> {
             TAG_NUMBER => {
                 let number = reader.f64()?;
                 if !number.is_finite() {
-                    return Err(reader.corrupt("a number is not finite"));
+                    return Err(reader.corrupt("a number is not finite").into());
                 }
                 Value::Number(number)
             }
             TAG_BOOL => match reader.u8()? {
                 0 => Value::Bool(false),
                 1 => Value::Bool(true),
-                _ => return Err(reader.corrupt("a bool is not 0 or 1")),
+                _ => return Err(reader.corrupt("a bool is not 0 or 1").into()),
             },
-            _ => return Err(reader.corrupt("unknown value tag")),
+            _ => return Err(reader.corrupt("unknown value tag").into()),
         };
         metadata.insert(key.to_owned(), value);
     }

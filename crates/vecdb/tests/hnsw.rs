@@ -4,8 +4,8 @@
 mod support;
 
 use proptest::prelude::*;
-use vecdb::index::{DIMENSION_MAX, EF_MAX, K_MAX, M_MAX};
-use vecdb::{HnswConfig, HnswIndex, Metric, QuantizationRange, VecDbError, VectorEncoding};
+use vecdb::index::{DIMENSION_MAX, EF_MAX, IndexError, K_MAX, M_MAX};
+use vecdb::{HnswConfig, HnswIndex, Metric, QuantizationRange, VectorEncoding};
 
 const DIMENSION: usize = 32;
 const METRICS: [Metric; 3] = [Metric::L2, Metric::Cosine, Metric::DotProduct];
@@ -126,11 +126,11 @@ fn tombstoned_ids_are_never_returned() {
 fn delete_and_reinsert_an_id_replaces_its_vector() {
     let data = support::clustered(200, DIMENSION, 5, 5);
     let mut index = build(config(Metric::L2, VectorEncoding::F32), &data);
-    assert!(matches!(index.insert(0, &data[..DIMENSION]), Err(VecDbError::DuplicateId { id: 0 })));
-    assert!(matches!(index.mark_deleted(7), Err(VecDbError::UnknownId { id: 7 })));
+    assert!(matches!(index.insert(0, &data[..DIMENSION]), Err(IndexError::DuplicateId { id: 0 })));
+    assert!(matches!(index.mark_deleted(7), Err(IndexError::UnknownId { id: 7 })));
     index.mark_deleted(0).unwrap();
     assert!(index.is_deleted(0) && !index.contains(0));
-    assert!(matches!(index.mark_deleted(0), Err(VecDbError::UnknownId { id: 0 })));
+    assert!(matches!(index.mark_deleted(0), Err(IndexError::UnknownId { id: 0 })));
     let replacement = vec![100.0; DIMENSION];
     index.insert(0, &replacement).unwrap();
     assert!(index.contains(0) && !index.is_deleted(0));
@@ -331,25 +331,25 @@ fn bad_input_gets_typed_errors_and_changes_nothing() {
     infinite[5] = f32::INFINITY;
     let zero = vec![0.0; DIMENSION];
 
-    assert!(matches!(index.insert(1, &short), Err(VecDbError::DimensionMismatch { expected: 32, found: 31 })));
-    assert!(matches!(index.insert(1, &nan), Err(VecDbError::NonFiniteValue { index: 3 })));
-    assert!(matches!(index.insert(1, &infinite), Err(VecDbError::NonFiniteValue { index: 5 })));
-    assert!(matches!(index.insert(1, &zero), Err(VecDbError::ZeroVectorUnderCosine)));
-    assert!(matches!(index.insert(0, &good), Err(VecDbError::DuplicateId { id: 0 })));
-    assert!(matches!(index.validate_insert(1, &nan), Err(VecDbError::NonFiniteValue { index: 3 })));
+    assert!(matches!(index.insert(1, &short), Err(IndexError::DimensionMismatch { expected: 32, found: 31 })));
+    assert!(matches!(index.insert(1, &nan), Err(IndexError::NonFiniteValue { index: 3 })));
+    assert!(matches!(index.insert(1, &infinite), Err(IndexError::NonFiniteValue { index: 5 })));
+    assert!(matches!(index.insert(1, &zero), Err(IndexError::ZeroVectorUnderCosine)));
+    assert!(matches!(index.insert(0, &good), Err(IndexError::DuplicateId { id: 0 })));
+    assert!(matches!(index.validate_insert(1, &nan), Err(IndexError::NonFiniteValue { index: 3 })));
     assert!(index.validate_insert(1, &good).is_ok());
-    assert!(matches!(index.mark_deleted(1), Err(VecDbError::UnknownId { id: 1 })));
+    assert!(matches!(index.mark_deleted(1), Err(IndexError::UnknownId { id: 1 })));
 
-    assert!(matches!(index.search(&good, 0, None, None), Err(VecDbError::KIsZero)));
-    assert!(matches!(index.exact_search(&good, 0, None), Err(VecDbError::KIsZero)));
-    assert!(matches!(index.search(&short, 1, None, None), Err(VecDbError::DimensionMismatch { .. })));
-    assert!(matches!(index.search(&nan, 1, None, None), Err(VecDbError::NonFiniteValue { index: 3 })));
-    assert!(matches!(index.search(&zero, 1, None, None), Err(VecDbError::ZeroVectorUnderCosine)));
-    assert!(matches!(index.exact_search(&zero, 1, None), Err(VecDbError::ZeroVectorUnderCosine)));
-    assert!(matches!(index.search(&good, K_MAX + 1, None, None), Err(VecDbError::LimitExceeded { what: "K_MAX", .. })));
+    assert!(matches!(index.search(&good, 0, None, None), Err(IndexError::KIsZero)));
+    assert!(matches!(index.exact_search(&good, 0, None), Err(IndexError::KIsZero)));
+    assert!(matches!(index.search(&short, 1, None, None), Err(IndexError::DimensionMismatch { .. })));
+    assert!(matches!(index.search(&nan, 1, None, None), Err(IndexError::NonFiniteValue { index: 3 })));
+    assert!(matches!(index.search(&zero, 1, None, None), Err(IndexError::ZeroVectorUnderCosine)));
+    assert!(matches!(index.exact_search(&zero, 1, None), Err(IndexError::ZeroVectorUnderCosine)));
+    assert!(matches!(index.search(&good, K_MAX + 1, None, None), Err(IndexError::LimitExceeded { what: "K_MAX", .. })));
     assert!(matches!(
         index.search(&good, 1, Some(EF_MAX + 1), None),
-        Err(VecDbError::LimitExceeded { what: "EF_MAX", .. })
+        Err(IndexError::LimitExceeded { what: "EF_MAX", .. })
     ));
     assert_eq!(encode(&index), before, "failed calls changed nothing");
 
@@ -391,7 +391,7 @@ fn limits_work_at_the_limit() {
     let bytes = encode(&index);
     assert_eq!(HnswIndex::decode(&bytes).unwrap().digest(), index.digest());
     let too_tall = HnswConfig::new(DIMENSION_MAX + 1, Metric::Cosine);
-    assert!(matches!(HnswIndex::new(too_tall), Err(VecDbError::LimitExceeded { what: "DIMENSION_MAX", .. })));
+    assert!(matches!(HnswIndex::new(too_tall), Err(IndexError::LimitExceeded { what: "DIMENSION_MAX", .. })));
 }
 
 #[test]
@@ -399,21 +399,21 @@ fn decode_rejects_structural_corruption() {
     let data = support::clustered(50, DIMENSION, 3, 20);
     let index = build(config(Metric::L2, VectorEncoding::F32), &data);
     let bytes = encode(&index);
-    assert!(matches!(HnswIndex::decode(&bytes[..bytes.len() - 1]), Err(VecDbError::Corrupt { .. })));
+    assert!(matches!(HnswIndex::decode(&bytes[..bytes.len() - 1]), Err(IndexError::Corrupt { .. })));
     let mut trailing = bytes.clone();
     trailing.push(0);
-    assert!(matches!(HnswIndex::decode(&trailing), Err(VecDbError::Corrupt { .. })));
+    assert!(matches!(HnswIndex::decode(&trailing), Err(IndexError::Corrupt { .. })));
     let mut magic = bytes.clone();
     magic[0] ^= 1;
-    assert!(matches!(HnswIndex::decode(&magic), Err(VecDbError::Corrupt { offset: 0, .. })));
+    assert!(matches!(HnswIndex::decode(&magic), Err(IndexError::Corrupt { offset: 0, .. })));
     let mut version = bytes.clone();
     version[8] = 2;
-    assert!(matches!(HnswIndex::decode(&version), Err(VecDbError::Corrupt { offset: 12, .. })));
+    assert!(matches!(HnswIndex::decode(&version), Err(IndexError::Corrupt { offset: 12, .. })));
     // A node count of u32::MAX with a few bytes behind it: refused before any allocation.
     let node_count_offset = 8 + 4 + 4 + 1 + 4 + 4 + 4 + 1 + 8 + 8;
     let mut huge = bytes.clone();
     huge[node_count_offset..node_count_offset + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(HnswIndex::decode(&huge), Err(VecDbError::Corrupt { .. })));
+    assert!(matches!(HnswIndex::decode(&huge), Err(IndexError::Corrupt { .. })));
     assert!(HnswIndex::decode(&[]).is_err());
 }
 

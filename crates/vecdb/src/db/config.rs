@@ -205,7 +205,7 @@ impl DbConfig {
             0 => SyncPolicy::EveryCommit,
             1 => SyncPolicy::Grouped { max_delay_ms: reader.u64()?, max_bytes: reader.u64()? },
             2 => SyncPolicy::Manual,
-            _ => return Err(reader.corrupt("unknown sync policy")),
+            _ => return Err(reader.corrupt("unknown sync policy").into()),
         };
         let mut limits = [None, None];
         for limit in &mut limits {
@@ -214,7 +214,7 @@ impl DbConfig {
             *limit = match (present, value) {
                 (0, 0) => None,
                 (1, value) => Some(value),
-                _ => return Err(reader.corrupt("malformed checkpoint limit")),
+                _ => return Err(reader.corrupt("malformed checkpoint limit").into()),
             };
         }
         let snapshots_retained = reader.u32()? as usize;
@@ -299,6 +299,8 @@ impl fmt::Debug for EncodingText {
                 f32_text(min),
                 f32_text(max)
             ),
+            // `VectorEncoding` is non-exhaustive (it lives in vecdb-index); every encoding it has is named above.
+            _ => formatter.write_str("another encoding"),
         }
     }
 }

@@ -173,7 +173,7 @@ impl Operation {
                 let id = reader.u64()?;
                 let count = reader.u32()? as usize;
                 if count > DIMENSION_MAX {
-                    return Err(reader.corrupt("more components than DIMENSION_MAX"));
+                    return Err(reader.corrupt("more components than DIMENSION_MAX").into());
                 }
                 let vector_offset = reader.offset();
                 let vector = reader.f32s(count)?;

@@ -295,7 +295,7 @@ impl DatabaseState {
     /// Checks a vector against the dimension and the metric's rules.
     fn check_vector(&self, vector: &[f32]) -> Result<(), VecDbError> {
         let mut prepared = Vec::new();
-        prepare_vector(self.config.index.metric, self.config.index.dimension, vector, &mut prepared)
+        Ok(prepare_vector(self.config.index.metric, self.config.index.dimension, vector, &mut prepared)?)
     }
 
     /// The operation inserting (or replacing) `record`, checked against this state.
@@ -479,16 +479,16 @@ impl Snapshot for DatabaseState {
             return Err(decode_error("the index's configuration differs from the database's".to_owned()));
         }
         let bytes = reader.section(METADATA_SECTION_TAG)?;
-        let metadata_error = |error: VecDbError| decode_error(format!("metadata: {error}"));
+        let metadata_error = |error: &dyn std::fmt::Display| decode_error(format!("metadata: {error}"));
         let mut section = Reader::new(bytes);
-        let count = usize::try_from(section.u64().map_err(metadata_error)?).unwrap_or(usize::MAX);
+        let count = usize::try_from(section.u64().map_err(|error| metadata_error(&error))?).unwrap_or(usize::MAX);
         // Each entry takes at least an id and a key count.
-        section.check_count(count, 8 + 2).map_err(metadata_error)?;
+        section.check_count(count, 8 + 2).map_err(|error| metadata_error(&error))?;
         let mut state = Self { config, index, node_metadata: Vec::new() };
         state.node_metadata.resize_with(state.index.node_count(), || None);
         let mut previous: Option<u64> = None;
         for _ in 0..count {
-            let id = section.u64().map_err(metadata_error)?;
+            let id = section.u64().map_err(|error| metadata_error(&error))?;
             if previous.is_some_and(|previous| previous >= id) {
                 return Err(decode_error(format!("metadata: id {id} is out of order or appears twice")));
             }
@@ -497,14 +497,14 @@ impl Snapshot for DatabaseState {
                 return Err(decode_error(format!("metadata: id {id} is not a live vector")));
             };
             let rest = bytes.get(section.offset()..).unwrap_or_default();
-            let (item, length) = metadata::decode_prefix(rest).map_err(metadata_error)?;
-            section.take(length).map_err(metadata_error)?;
+            let (item, length) = metadata::decode_prefix(rest).map_err(|error| metadata_error(&error))?;
+            section.take(length).map_err(|error| metadata_error(&error))?;
             if item.is_empty() {
                 return Err(decode_error(format!("metadata: id {id} has an empty entry")));
             }
             state.set_node_metadata(node, item);
         }
-        section.finish().map_err(metadata_error)?;
+        section.finish().map_err(|error| metadata_error(&error))?;
         Ok(state)
     }
 

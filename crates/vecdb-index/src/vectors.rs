@@ -21,7 +21,7 @@
 //!   the result depends only on the order of inserts (replaying the same inserts gives the same codes).
 
 use super::distance::{Metric, norm_squared, weighted_l2_u8, weighted_sum_u8};
-use crate::error::VecDbError;
+use crate::error::IndexError;
 
 /// A trained range is widened past a new extreme value by `1 / TRAINED_MARGIN_DIVISOR` of its new span.
 pub const TRAINED_MARGIN_DIVISOR: f32 = 8.0;
@@ -36,13 +36,13 @@ const CODE_MAX: f32 = 255.0;
 /// to length 1 under [`Metric::Cosine`], unchanged otherwise) into `out`.
 ///
 /// # Errors
-/// [`VecDbError::DimensionMismatch`], [`VecDbError::NonFiniteValue`], [`VecDbError::ZeroVectorUnderCosine`].
-pub fn prepare_vector(metric: Metric, dimension: usize, vector: &[f32], out: &mut Vec<f32>) -> Result<(), VecDbError> {
+/// [`IndexError::DimensionMismatch`], [`IndexError::NonFiniteValue`], [`IndexError::ZeroVectorUnderCosine`].
+pub fn prepare_vector(metric: Metric, dimension: usize, vector: &[f32], out: &mut Vec<f32>) -> Result<(), IndexError> {
     if vector.len() != dimension {
-        return Err(VecDbError::DimensionMismatch { expected: dimension, found: vector.len() });
+        return Err(IndexError::DimensionMismatch { expected: dimension, found: vector.len() });
     }
     if let Some(index) = vector.iter().position(|value| !value.is_finite()) {
-        return Err(VecDbError::NonFiniteValue { index });
+        return Err(IndexError::NonFiniteValue { index });
     }
     out.clear();
     out.extend_from_slice(vector);
@@ -50,7 +50,7 @@ pub fn prepare_vector(metric: Metric, dimension: usize, vector: &[f32], out: &mu
         // Sum in f64: squares of large f32s overflow f32, squares of tiny ones underflow to zero.
         let norm_squared_wide: f64 = vector.iter().map(|&value| f64::from(value) * f64::from(value)).sum();
         if norm_squared_wide == 0.0 {
-            return Err(VecDbError::ZeroVectorUnderCosine);
+            return Err(IndexError::ZeroVectorUnderCosine);
         }
         let inverse = 1.0 / norm_squared_wide.sqrt();
         for value in out.iter_mut() {
@@ -337,19 +337,19 @@ mod tests {
         let mut out = Vec::new();
         assert!(matches!(
             prepare_vector(Metric::L2, 3, &[1.0, 2.0], &mut out),
-            Err(VecDbError::DimensionMismatch { expected: 3, found: 2 })
+            Err(IndexError::DimensionMismatch { expected: 3, found: 2 })
         ));
         assert!(matches!(
             prepare_vector(Metric::L2, 3, &[1.0, f32::NAN, 0.0], &mut out),
-            Err(VecDbError::NonFiniteValue { index: 1 })
+            Err(IndexError::NonFiniteValue { index: 1 })
         ));
         assert!(matches!(
             prepare_vector(Metric::DotProduct, 2, &[0.0, f32::NEG_INFINITY], &mut out),
-            Err(VecDbError::NonFiniteValue { index: 1 })
+            Err(IndexError::NonFiniteValue { index: 1 })
         ));
         assert!(matches!(
             prepare_vector(Metric::Cosine, 2, &[0.0, 0.0], &mut out),
-            Err(VecDbError::ZeroVectorUnderCosine)
+            Err(IndexError::ZeroVectorUnderCosine)
         ));
         // A zero vector is fine where there is nothing to normalize.
         assert!(prepare_vector(Metric::L2, 2, &[0.0, 0.0], &mut out).is_ok());

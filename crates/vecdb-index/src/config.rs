@@ -2,7 +2,7 @@
 
 use super::distance::Metric;
 use super::vectors::QuantizationRange;
-use crate::error::VecDbError;
+use crate::error::IndexError;
 
 /// Most components per vector.
 pub const DIMENSION_MAX: usize = 4096;
@@ -81,14 +81,14 @@ impl HnswConfig {
     /// Checks every field against its limits.
     ///
     /// # Errors
-    /// [`VecDbError::LimitExceeded`] or [`VecDbError::InvalidConfig`].
-    pub fn validate(&self) -> Result<(), VecDbError> {
+    /// [`IndexError::LimitExceeded`] or [`IndexError::InvalidConfig`].
+    pub fn validate(&self) -> Result<(), IndexError> {
         let check = |what: &'static str, value: usize, minimum: usize, limit: usize| {
             if value < minimum {
-                return Err(VecDbError::InvalidConfig { reason: what });
+                return Err(IndexError::InvalidConfig { reason: what });
             }
             if value > limit {
-                return Err(VecDbError::LimitExceeded { what, value: value as u64, limit: limit as u64 });
+                return Err(IndexError::LimitExceeded { what, value: value as u64, limit: limit as u64 });
             }
             Ok(())
         };
@@ -99,7 +99,7 @@ impl HnswConfig {
         if let VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } } = self.encoding {
             let span = max - min;
             if !(min.is_finite() && max.is_finite() && span.is_finite() && span > 0.0) {
-                return Err(VecDbError::InvalidConfig {
+                return Err(IndexError::InvalidConfig {
                     reason: "a fixed quantization range needs finite min < max with a finite span",
                 });
             }
@@ -125,20 +125,20 @@ mod tests {
             change(&mut bad);
             bad.validate()
         };
-        assert!(matches!(past(|c| c.dimension += 1), Err(VecDbError::LimitExceeded { what: "DIMENSION_MAX", .. })));
-        assert!(matches!(past(|c| c.m += 1), Err(VecDbError::LimitExceeded { what: "M_MAX", .. })));
-        assert!(matches!(past(|c| c.ef_construction += 1), Err(VecDbError::LimitExceeded { what: "EF_MAX", .. })));
-        assert!(matches!(past(|c| c.ef_search += 1), Err(VecDbError::LimitExceeded { what: "EF_MAX", .. })));
-        assert!(matches!(past(|c| c.dimension = 0), Err(VecDbError::InvalidConfig { .. })));
-        assert!(matches!(past(|c| c.m = M_MIN - 1), Err(VecDbError::InvalidConfig { .. })));
-        assert!(matches!(past(|c| c.ef_search = 0), Err(VecDbError::InvalidConfig { .. })));
+        assert!(matches!(past(|c| c.dimension += 1), Err(IndexError::LimitExceeded { what: "DIMENSION_MAX", .. })));
+        assert!(matches!(past(|c| c.m += 1), Err(IndexError::LimitExceeded { what: "M_MAX", .. })));
+        assert!(matches!(past(|c| c.ef_construction += 1), Err(IndexError::LimitExceeded { what: "EF_MAX", .. })));
+        assert!(matches!(past(|c| c.ef_search += 1), Err(IndexError::LimitExceeded { what: "EF_MAX", .. })));
+        assert!(matches!(past(|c| c.dimension = 0), Err(IndexError::InvalidConfig { .. })));
+        assert!(matches!(past(|c| c.m = M_MIN - 1), Err(IndexError::InvalidConfig { .. })));
+        assert!(matches!(past(|c| c.ef_search = 0), Err(IndexError::InvalidConfig { .. })));
         let fixed = |min, max| VectorEncoding::ScalarQuantized8 { range: QuantizationRange::Fixed { min, max } };
         let mut quantized = config;
         quantized.encoding = fixed(-1.0, 1.0);
         assert!(quantized.validate().is_ok());
         for (min, max) in [(1.0, 1.0), (1.0, -1.0), (f32::NAN, 1.0), (-f32::MAX, f32::MAX)] {
             quantized.encoding = fixed(min, max);
-            assert!(matches!(quantized.validate(), Err(VecDbError::InvalidConfig { .. })), "{min} {max}");
+            assert!(matches!(quantized.validate(), Err(IndexError::InvalidConfig { .. })), "{min} {max}");
         }
     }
 }

@@ -3,10 +3,10 @@
 //! The [`Reader`] never panics and never allocates more than the input could hold: every count read from the
 //! input is checked against the bytes that remain before anything is sized from it.
 
-use crate::error::VecDbError;
+use crate::error::IndexError;
 
 /// Appends fixed-width little-endian values to a buffer.
-pub(crate) trait WriteLe {
+pub trait WriteLe {
     fn put_u8(&mut self, value: u8);
     fn put_u16(&mut self, value: u16);
     fn put_u32(&mut self, value: u32);
@@ -38,33 +38,33 @@ impl WriteLe for Vec<u8> {
 
 /// A cursor over encoded bytes whose every read is bounds-checked.
 #[derive(Debug)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     bytes: &'a [u8],
     offset: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+    pub fn new(bytes: &'a [u8]) -> Self {
         Self { bytes, offset: 0 }
     }
 
     /// Bytes not read yet.
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.bytes.len() - self.offset
     }
 
     /// Offset of the next byte.
-    pub(crate) fn offset(&self) -> usize {
+    pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// An error at the current offset.
-    pub(crate) fn corrupt(&self, reason: &'static str) -> VecDbError {
-        VecDbError::Corrupt { offset: self.offset, reason }
+    pub fn corrupt(&self, reason: &'static str) -> IndexError {
+        IndexError::Corrupt { offset: self.offset, reason }
     }
 
     /// The next `length` bytes.
-    pub(crate) fn take(&mut self, length: usize) -> Result<&'a [u8], VecDbError> {
+    pub fn take(&mut self, length: usize) -> Result<&'a [u8], IndexError> {
         let end = self.offset.checked_add(length).filter(|&end| end <= self.bytes.len());
         match end.and_then(|end| self.bytes.get(self.offset..end).map(|taken| (end, taken))) {
             Some((end, taken)) => {
@@ -75,35 +75,35 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], VecDbError> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], IndexError> {
         let bytes = self.take(N)?;
         let mut array = [0; N];
         array.copy_from_slice(bytes);
         Ok(array)
     }
 
-    pub(crate) fn u8(&mut self) -> Result<u8, VecDbError> {
+    pub fn u8(&mut self) -> Result<u8, IndexError> {
         Ok(u8::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u16(&mut self) -> Result<u16, VecDbError> {
+    pub fn u16(&mut self) -> Result<u16, IndexError> {
         Ok(u16::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u32(&mut self) -> Result<u32, VecDbError> {
+    pub fn u32(&mut self) -> Result<u32, IndexError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u64(&mut self) -> Result<u64, VecDbError> {
+    pub fn u64(&mut self) -> Result<u64, IndexError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    pub(crate) fn f32(&mut self) -> Result<f32, VecDbError> {
+    pub fn f32(&mut self) -> Result<f32, IndexError> {
         Ok(f32::from_le_bytes(self.array()?))
     }
-    pub(crate) fn f64(&mut self) -> Result<f64, VecDbError> {
+    pub fn f64(&mut self) -> Result<f64, IndexError> {
         Ok(f64::from_le_bytes(self.array()?))
     }
 
     /// Checks that `count` items of at least `item_bytes` each can still be read, so that sizing a buffer from
     /// `count` is safe.
-    pub(crate) fn check_count(&self, count: usize, item_bytes: usize) -> Result<(), VecDbError> {
+    pub fn check_count(&self, count: usize, item_bytes: usize) -> Result<(), IndexError> {
         match count.checked_mul(item_bytes) {
             Some(bytes) if bytes <= self.remaining() => Ok(()),
             _ => Err(self.corrupt("a count is larger than the bytes that remain")),
@@ -111,21 +111,21 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `count` little-endian `f32`s.
-    pub(crate) fn f32s(&mut self, count: usize) -> Result<Vec<f32>, VecDbError> {
+    pub fn f32s(&mut self, count: usize) -> Result<Vec<f32>, IndexError> {
         self.check_count(count, 4)?;
         let bytes = self.take(count * 4)?;
         Ok(bytes.chunks_exact(4).map(|chunk| chunk.try_into().map_or(0.0, f32::from_le_bytes)).collect())
     }
 
     /// Reads `count` little-endian `u32`s.
-    pub(crate) fn u32s(&mut self, count: usize) -> Result<Vec<u32>, VecDbError> {
+    pub fn u32s(&mut self, count: usize) -> Result<Vec<u32>, IndexError> {
         self.check_count(count, 4)?;
         let bytes = self.take(count * 4)?;
         Ok(bytes.chunks_exact(4).map(|chunk| chunk.try_into().map_or(0, u32::from_le_bytes)).collect())
     }
 
     /// Fails unless every byte was read.
-    pub(crate) fn finish(&self) -> Result<(), VecDbError> {
+    pub fn finish(&self) -> Result<(), IndexError> {
         if self.remaining() == 0 { Ok(()) } else { Err(self.corrupt("trailing bytes after the end")) }
     }
 }
@@ -141,7 +141,7 @@ mod tests {
         bytes.put_u16(9);
         let mut reader = Reader::new(&bytes);
         assert_eq!(reader.u32().unwrap(), 7);
-        assert!(matches!(reader.u32(), Err(VecDbError::Corrupt { offset: 4, .. })));
+        assert!(matches!(reader.u32(), Err(IndexError::Corrupt { offset: 4, .. })));
         assert!(reader.check_count(usize::MAX, 4).is_err());
         assert!(reader.check_count(1, 2).is_ok());
         assert!(reader.take(usize::MAX).is_err());

@@ -43,7 +43,7 @@ use super::scratch::ScratchPool;
 use super::vectors::{QuantizationRange, ScalarQuantizer, VectorStore};
 use crate::codec::{Reader, WriteLe};
 use crate::digest::StateDigest;
-use crate::error::VecDbError;
+use crate::error::IndexError;
 
 /// First bytes of an encoded index.
 pub const INDEX_MAGIC: [u8; 8] = *b"VDBHNSW\0";
@@ -63,8 +63,9 @@ impl IndexFormatVersion {
 
 const NO_NODE: u32 = u32::MAX;
 
-/// Appends `config`'s fields (the layout of the module docs; `DbConfig` embeds the same layout).
-pub(crate) fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
+/// Appends `config`'s fields (the layout of the module docs; `vecdb`'s `DbConfig` embeds the same layout).
+#[doc(hidden)]
+pub fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
     // Every field was validated against limits far below u32::MAX.
     let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
     out.put_u32(narrow(config.dimension));
@@ -84,7 +85,7 @@ pub(crate) fn write_config(config: &HnswConfig, out: &mut Vec<u8>) {
     out.put_u64(config.seed);
 }
 
-fn read_config(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
+fn read_config(reader: &mut Reader<'_>) -> Result<HnswConfig, IndexError> {
     let config = read_config_fields(reader)?;
     config.validate().map_err(|_| reader.corrupt("the configuration is out of its limits"))?;
     Ok(config)
@@ -92,11 +93,12 @@ fn read_config(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
 
 /// Reads the fields [`write_config`] wrote, checking each code but not the limits (the caller validates the
 /// whole configuration it is part of).
-pub(crate) fn read_config_fields(reader: &mut Reader<'_>) -> Result<HnswConfig, VecDbError> {
+#[doc(hidden)]
+pub fn read_config_fields(reader: &mut Reader<'_>) -> Result<HnswConfig, IndexError> {
     let dimension = reader.u32()? as usize;
     let metric_offset = reader.offset();
     let metric = Metric::from_code(reader.u8()?)
-        .ok_or(VecDbError::Corrupt { offset: metric_offset, reason: "unknown metric" })?;
+        .ok_or(IndexError::Corrupt { offset: metric_offset, reason: "unknown metric" })?;
     let m = reader.u32()? as usize;
     let ef_construction = reader.u32()? as usize;
     let ef_search = reader.u32()? as usize;
@@ -170,11 +172,11 @@ impl HnswIndex {
     /// allocation.
     ///
     /// # Errors
-    /// [`VecDbError::Corrupt`] with the offset of the first problem found.
-    pub fn decode(bytes: &[u8]) -> Result<Self, VecDbError> {
+    /// [`IndexError::Corrupt`] with the offset of the first problem found.
+    pub fn decode(bytes: &[u8]) -> Result<Self, IndexError> {
         let mut reader = Reader::new(bytes);
         if reader.take(INDEX_MAGIC.len())? != INDEX_MAGIC {
-            return Err(VecDbError::Corrupt { offset: 0, reason: "not an encoded index (bad magic)" });
+            return Err(IndexError::Corrupt { offset: 0, reason: "not an encoded index (bad magic)" });
         }
         if reader.u32()? != IndexFormatVersion::V1 as u32 {
             return Err(reader.corrupt("unknown index format version"));
@@ -204,7 +206,7 @@ impl HnswIndex {
         let levels_offset = reader.offset();
         let levels = reader.take(node_count)?.to_vec();
         if levels.iter().any(|&level| usize::from(level) >= LEVELS_MAX) {
-            return Err(VecDbError::Corrupt { offset: levels_offset, reason: "a level is not below LEVELS_MAX" });
+            return Err(IndexError::Corrupt { offset: levels_offset, reason: "a level is not below LEVELS_MAX" });
         }
         let deleted_offset = reader.offset();
         let deleted_bytes = reader.take(node_count)?;
@@ -214,12 +216,12 @@ impl HnswIndex {
                 0 => deleted.push(false),
                 1 => deleted.push(true),
                 _ => {
-                    return Err(VecDbError::Corrupt { offset: deleted_offset, reason: "a deleted flag is not 0 or 1" });
+                    return Err(IndexError::Corrupt { offset: deleted_offset, reason: "a deleted flag is not 0 or 1" });
                 }
             }
         }
         if deleted.iter().filter(|&&flag| flag).count() != deleted_count {
-            return Err(VecDbError::Corrupt { offset: deleted_offset, reason: "deleted count does not match flags" });
+            return Err(IndexError::Corrupt { offset: deleted_offset, reason: "deleted count does not match flags" });
         }
 
         // Entry point and max level.
@@ -233,7 +235,7 @@ impl HnswIndex {
                 Some(node)
             }
             _ => {
-                return Err(VecDbError::Corrupt {
+                return Err(IndexError::Corrupt {
                     offset: entry_offset,
                     reason: "the entry point is not a node of the highest level",
                 });
@@ -243,7 +245,7 @@ impl HnswIndex {
         let vectors_offset = reader.offset();
         let values = reader.f32s(node_count * dimension)?;
         if values.iter().any(|value| !value.is_finite()) {
-            return Err(VecDbError::Corrupt { offset: vectors_offset, reason: "a vector component is not finite" });
+            return Err(IndexError::Corrupt { offset: vectors_offset, reason: "a vector component is not finite" });
         }
         let vectors = VectorStore::from_values(dimension, values);
 
@@ -254,13 +256,13 @@ impl HnswIndex {
                 let range_length = reader.u32()? as usize;
                 let expected = if range == QuantizationRange::Trained && node_count == 0 { 0 } else { dimension };
                 if range_length != expected {
-                    return Err(VecDbError::Corrupt { offset: range_offset, reason: "quantization range length" });
+                    return Err(IndexError::Corrupt { offset: range_offset, reason: "quantization range length" });
                 }
                 let lows = reader.f32s(range_length)?;
                 let steps = reader.f32s(range_length)?;
                 if lows.iter().any(|low| !low.is_finite()) || steps.iter().any(|step| !step.is_finite() || *step < 0.0)
                 {
-                    return Err(VecDbError::Corrupt { offset: range_offset, reason: "quantization range not finite" });
+                    return Err(IndexError::Corrupt { offset: range_offset, reason: "quantization range not finite" });
                 }
                 let codes = reader.take(node_count * dimension)?.to_vec();
                 Some(ScalarQuantizer::from_parts(range, lows, steps, codes))
@@ -290,7 +292,7 @@ impl HnswIndex {
         for (node, &id) in (0_u32..).zip(&external_ids) {
             if let Some(previous) = id_to_node.insert(id, node) {
                 if !deleted.get(previous as usize).copied().unwrap_or(true) {
-                    return Err(VecDbError::Corrupt { offset: 0, reason: "two live nodes share an id" });
+                    return Err(IndexError::Corrupt { offset: 0, reason: "two live nodes share an id" });
                 }
             }
         }
@@ -354,8 +356,8 @@ impl HnswIndex {
 }
 
 /// Checks one link slot: count within the slot, neighbors existing nodes that reach `layer`, unused slots 0.
-fn check_slot(slot: &[u32], layer: usize, levels: &[u8], offset: usize) -> Result<(), VecDbError> {
-    let corrupt = |reason| VecDbError::Corrupt { offset, reason };
+fn check_slot(slot: &[u32], layer: usize, levels: &[u8], offset: usize) -> Result<(), IndexError> {
+    let corrupt = |reason| IndexError::Corrupt { offset, reason };
     let Some((&count, neighbors)) = slot.split_first() else {
         return Err(corrupt("empty link slot"));
     };

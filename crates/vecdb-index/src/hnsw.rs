@@ -32,8 +32,8 @@ use super::config::{HnswConfig, LEVELS_MAX, NODE_COUNT_MAX, VectorEncoding};
 use super::distance::{Metric, dot, l2_squared};
 use super::scratch::{ScratchPool, SearchScratch, Traversal, pack, packed_distance, packed_node};
 use super::vectors::{ScalarQuantizer, VectorStore, prepare_vector};
-use crate::error::VecDbError;
-use crate::index::config::{EF_MAX, K_MAX};
+use crate::config::{EF_MAX, K_MAX};
+use crate::error::IndexError;
 
 /// A filter matching at most this percent of live nodes (as told by the caller) is searched exactly: below it
 /// a filtered beam search expands more nodes than a scan computes distances.
@@ -103,7 +103,8 @@ impl Clone for HnswIndex {
 }
 
 /// The next value of a splitmix64 stream.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+#[doc(hidden)]
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -130,8 +131,9 @@ pub(crate) fn level_for_draw(draw: u64, m: usize) -> usize {
 
 /// Checks that one more node fits: under [`NODE_COUNT_MAX`] and within the address space for its vector and
 /// layer-0 links (which matters on 32-bit targets such as wasm32).
-pub(crate) fn check_node_capacity(node_count: usize, config: &HnswConfig) -> Result<(), VecDbError> {
-    let exceeded = || VecDbError::LimitExceeded {
+#[doc(hidden)]
+pub fn check_node_capacity(node_count: usize, config: &HnswConfig) -> Result<(), IndexError> {
+    let exceeded = || IndexError::LimitExceeded {
         what: "NODE_COUNT_MAX",
         value: node_count as u64 + 1,
         limit: NODE_COUNT_MAX as u64,
@@ -158,7 +160,7 @@ impl HnswIndex {
     ///
     /// # Errors
     /// The configuration's errors from [`HnswConfig::validate`].
-    pub fn new(config: HnswConfig) -> Result<Self, VecDbError> {
+    pub fn new(config: HnswConfig) -> Result<Self, IndexError> {
         config.validate()?;
         let quantizer = match config.encoding {
             VectorEncoding::F32 => None,
@@ -334,20 +336,20 @@ impl HnswIndex {
         level_for_draw(splitmix64(&mut self.rng_state), self.config.m)
     }
 
-    fn check_k(k: usize) -> Result<(), VecDbError> {
+    fn check_k(k: usize) -> Result<(), IndexError> {
         if k == 0 {
-            return Err(VecDbError::KIsZero);
+            return Err(IndexError::KIsZero);
         }
         if k > K_MAX {
-            return Err(VecDbError::LimitExceeded { what: "K_MAX", value: k as u64, limit: K_MAX as u64 });
+            return Err(IndexError::LimitExceeded { what: "K_MAX", value: k as u64, limit: K_MAX as u64 });
         }
         Ok(())
     }
 
-    fn check_ef(&self, ef: Option<usize>) -> Result<usize, VecDbError> {
+    fn check_ef(&self, ef: Option<usize>) -> Result<usize, IndexError> {
         let ef = ef.unwrap_or(self.config.ef_search);
         if ef > EF_MAX {
-            return Err(VecDbError::LimitExceeded { what: "EF_MAX", value: ef as u64, limit: EF_MAX as u64 });
+            return Err(IndexError::LimitExceeded { what: "EF_MAX", value: ef as u64, limit: EF_MAX as u64 });
         }
         Ok(ef)
     }
@@ -357,9 +359,9 @@ impl HnswIndex {
     ///
     /// # Errors
     /// As [`HnswIndex::insert`].
-    pub fn validate_insert(&self, id: u64, vector: &[f32]) -> Result<(), VecDbError> {
+    pub fn validate_insert(&self, id: u64, vector: &[f32]) -> Result<(), IndexError> {
         if self.contains(id) {
-            return Err(VecDbError::DuplicateId { id });
+            return Err(IndexError::DuplicateId { id });
         }
         check_node_capacity(self.node_count(), &self.config)?;
         let mut prepared = Vec::new();
@@ -370,10 +372,10 @@ impl HnswIndex {
     /// first (upsert is the caller's decision); a deleted id may be inserted again and maps to the new node.
     ///
     /// # Errors
-    /// [`VecDbError::DuplicateId`] when `id` is live; [`VecDbError::DimensionMismatch`],
-    /// [`VecDbError::NonFiniteValue`], [`VecDbError::ZeroVectorUnderCosine`] for a bad vector;
-    /// [`VecDbError::LimitExceeded`] past [`NODE_COUNT_MAX`]. Nothing changes on error.
-    pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<u32, VecDbError> {
+    /// [`IndexError::DuplicateId`] when `id` is live; [`IndexError::DimensionMismatch`],
+    /// [`IndexError::NonFiniteValue`], [`IndexError::ZeroVectorUnderCosine`] for a bad vector;
+    /// [`IndexError::LimitExceeded`] past [`NODE_COUNT_MAX`]. Nothing changes on error.
+    pub fn insert(&mut self, id: u64, vector: &[f32]) -> Result<u32, IndexError> {
         let mut scratch = self.scratch.take_exclusive();
         let mut prepared = std::mem::take(&mut scratch.query);
         let result = match prepare_vector(self.config.metric, self.config.dimension, vector, &mut prepared) {
@@ -386,9 +388,9 @@ impl HnswIndex {
     }
 
     /// Inserts an already prepared (validated, normalized) vector.
-    fn insert_prepared(&mut self, scratch: &mut SearchScratch, id: u64, vector: &[f32]) -> Result<u32, VecDbError> {
+    fn insert_prepared(&mut self, scratch: &mut SearchScratch, id: u64, vector: &[f32]) -> Result<u32, IndexError> {
         if self.contains(id) {
-            return Err(VecDbError::DuplicateId { id });
+            return Err(IndexError::DuplicateId { id });
         }
         let node_count = self.node_count();
         check_node_capacity(node_count, &self.config)?;
@@ -411,9 +413,9 @@ impl HnswIndex {
     /// Marks the live vector `id` deleted: it stays in the graph for routing but never appears in results.
     ///
     /// # Errors
-    /// [`VecDbError::UnknownId`] when no live vector has this id.
-    pub fn mark_deleted(&mut self, id: u64) -> Result<(), VecDbError> {
-        let node = self.live_node(id).ok_or(VecDbError::UnknownId { id })?;
+    /// [`IndexError::UnknownId`] when no live vector has this id.
+    pub fn mark_deleted(&mut self, id: u64) -> Result<(), IndexError> {
+        let node = self.live_node(id).ok_or(IndexError::UnknownId { id })?;
         if let Some(flag) = self.deleted.get_mut(node as usize) {
             *flag = true;
             self.deleted_count += 1;
@@ -426,7 +428,7 @@ impl HnswIndex {
     ///
     /// # Errors
     /// None in practice (the vectors were valid when inserted); errors of [`HnswIndex::insert`] are passed on.
-    pub fn rebuild_without_tombstones(&self) -> Result<Self, VecDbError> {
+    pub fn rebuild_without_tombstones(&self) -> Result<Self, IndexError> {
         let mut rebuilt = Self::new(self.config)?;
         let mut scratch = SearchScratch::default();
         for (node, (&id, &deleted)) in self.external_ids.iter().zip(&self.deleted).enumerate() {
@@ -658,7 +660,7 @@ impl HnswIndex {
     /// live matching vectors exist.
     ///
     /// # Errors
-    /// [`VecDbError::KIsZero`], [`VecDbError::LimitExceeded`] (`K_MAX`, `EF_MAX`) and the vector errors of
+    /// [`IndexError::KIsZero`], [`IndexError::LimitExceeded`] (`K_MAX`, `EF_MAX`) and the vector errors of
     /// [`HnswIndex::insert`] for the query.
     pub fn search(
         &self,
@@ -666,7 +668,7 @@ impl HnswIndex {
         k: usize,
         ef: Option<usize>,
         filter: Option<NodeFilter<'_>>,
-    ) -> Result<Vec<(u64, f32)>, VecDbError> {
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
         Self::check_k(k)?;
         let ef = self.check_ef(ef)?.max(k);
         let mut scratch = self.scratch.take();
@@ -688,7 +690,7 @@ impl HnswIndex {
         ef: Option<usize>,
         filter: NodeFilter<'_>,
         matching_count: usize,
-    ) -> Result<Vec<(u64, f32)>, VecDbError> {
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
         Self::check_k(k)?;
         let ef = self.check_ef(ef)?.max(k);
         let exact_below = (self.len() / 100 * FILTER_EXACT_PERCENT_MAX).max(ef);
@@ -707,7 +709,7 @@ impl HnswIndex {
         query: &[f32],
         k: usize,
         filter: Option<NodeFilter<'_>>,
-    ) -> Result<Vec<(u64, f32)>, VecDbError> {
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
         Self::check_k(k)?;
         let mut scratch = self.scratch.take();
         let result = prepare_vector(self.config.metric, self.config.dimension, query, &mut scratch.query)
@@ -723,7 +725,7 @@ impl HnswIndex {
         k: usize,
         ef: usize,
         filter: Option<NodeFilter<'_>>,
-    ) -> Result<Vec<(u64, f32)>, VecDbError> {
+    ) -> Result<Vec<(u64, f32)>, IndexError> {
         prepare_vector(self.config.metric, self.config.dimension, query, &mut scratch.query)?;
         let Some(entry) = self.entry_point else {
             return Ok(Vec::new());
@@ -855,7 +857,7 @@ fn drain_sorted(traversal: &mut Traversal) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::config::M_MAX;
+    use crate::config::M_MAX;
 
     #[test]
     fn levels_follow_m_to_the_minus_l_and_stop_below_levels_max() {
@@ -878,12 +880,12 @@ mod tests {
         assert!(check_node_capacity(0, &config).is_ok());
         assert!(matches!(
             check_node_capacity(NODE_COUNT_MAX, &config),
-            Err(VecDbError::LimitExceeded { what: "NODE_COUNT_MAX", .. })
+            Err(IndexError::LimitExceeded { what: "NODE_COUNT_MAX", .. })
         ));
         #[cfg(target_pointer_width = "64")]
         assert!(check_node_capacity(NODE_COUNT_MAX - 1, &config).is_ok(), "the last node index is u32::MAX - 1");
         // A vector buffer past the address space is refused even under the count limit.
-        let mut wide = HnswConfig::new(crate::index::config::DIMENSION_MAX, Metric::L2);
+        let mut wide = HnswConfig::new(crate::config::DIMENSION_MAX, Metric::L2);
         wide.m = M_MAX;
         #[cfg(target_pointer_width = "32")]
         assert!(check_node_capacity(1 << 20, &wide).is_err());
