@@ -15,7 +15,7 @@ use crate::format::{BatchBuilder, READ_CHUNK_BYTES};
 use crate::options::{SyncPolicy, WalOptions};
 use crate::reader::ReplayCursor;
 use crate::recovery::RecoveryReport;
-use crate::writer_core::{WriterCore, stage_check};
+use crate::writer_core::{Flush, WriterCore, stage_check};
 
 /// The longest a group-commit leader waits for the appenders of its previous group to join (see `Wal::wait_for`).
 pub const GATHER_WINDOW_MAX_US: u64 = 1_000;
@@ -164,12 +164,7 @@ impl<B: StorageBackend> Wal<B> {
     fn wait_for<'a>(&'a self, mut state: MutexGuard<'a, WriterState>, target: u64, sync: bool) -> Result<(), WalError> {
         let mut gather_deadline_us: Option<u64> = None;
         loop {
-            if let Err(error) = state.core.check_poisoned() {
-                // Parked waiters must see the error too, even when no flush of theirs will ever complete (a
-                // checkpoint's failed delete poisons while a leader gathers).
-                self.complete_and_wake(state);
-                return Err(error);
-            }
+            state = self.unless_poisoned(state)?;
             if state.core.reached(target, sync) {
                 return Ok(());
             }
@@ -181,10 +176,11 @@ impl<B: StorageBackend> Wal<B> {
                 {
                     gatherer.unpark();
                 }
-                match self.park_until_flushed(state, Some((target, sync))) {
-                    Some(relocked) => state = relocked,
-                    None => return Ok(()),
+                self.park_until_flushed(state);
+                if self.published_reached(target, sync) {
+                    return Ok(());
                 }
+                state = self.lock();
                 continue;
             }
             let gathers = sync && self.policy == SyncPolicy::EveryCommit;
@@ -215,19 +211,7 @@ impl<B: StorageBackend> Wal<B> {
                 state.last_group_records = group_records;
                 state.records_at_last_take = state.core.records_framed();
             }
-            state.flushing = true;
-            drop(state);
-            let started_us = self.clock.now_us();
-            let result = block_on(driver::execute(&self.backend, &flush.intents));
-            let elapsed_us = self.clock.now_us().saturating_sub(started_us);
-            state = self.lock();
-            state.flushing = false;
-            if gathers {
-                state.gather_window_us = elapsed_us.min(GATHER_WINDOW_MAX_US);
-            }
-            let outcome = state.core.complete_flush(flush, result);
-            self.complete_and_wake(state);
-            outcome?;
+            self.lead_flush(state, flush, gathers)?;
             if self.published_reached(target, sync) {
                 return Ok(());
             }
@@ -235,13 +219,44 @@ impl<B: StorageBackend> Wal<B> {
         }
     }
 
-    /// Parks the calling thread until the running (or gathering) flush completes. Returns `None` when that flush
-    /// covered `target` (seen without the lock), else the lock again, for the caller to decide anew.
-    fn park_until_flushed<'a>(
+    /// Carries out `flush` as the leader: marks a flush running, executes its intents without the lock, records
+    /// the outcome in the core (and, when the flush `gathers`, its duration as the next gather window), then
+    /// publishes and wakes every waiter. A failed flush poisons the log and is returned.
+    fn lead_flush(&self, mut state: MutexGuard<'_, WriterState>, flush: Flush, gathers: bool) -> Result<(), WalError> {
+        state.flushing = true;
+        drop(state);
+        let started_us = self.clock.now_us();
+        let result = block_on(driver::execute(&self.backend, &flush.intents));
+        let elapsed_us = self.clock.now_us().saturating_sub(started_us);
+        let mut state = self.lock();
+        state.flushing = false;
+        if gathers {
+            state.gather_window_us = elapsed_us.min(GATHER_WINDOW_MAX_US);
+        }
+        let outcome = state.core.complete_flush(flush, result);
+        self.complete_and_wake(state);
+        outcome
+    }
+
+    /// The lock back when the log is not poisoned; otherwise wakes every parked thread (they must see the error
+    /// too, even when no flush of theirs will ever complete: a checkpoint's failed delete poisons while a leader
+    /// gathers) and returns the error.
+    fn unless_poisoned<'a>(
         &'a self,
-        mut state: MutexGuard<'a, WriterState>,
-        target: Option<(u64, bool)>,
-    ) -> Option<MutexGuard<'a, WriterState>> {
+        state: MutexGuard<'a, WriterState>,
+    ) -> Result<MutexGuard<'a, WriterState>, WalError> {
+        match state.core.check_poisoned() {
+            Ok(()) => Ok(state),
+            Err(error) => {
+                self.complete_and_wake(state);
+                Err(error)
+            }
+        }
+    }
+
+    /// Parks the calling thread, without the lock, until the running (or gathering) flush completes. The caller
+    /// then checks the published positions ([`Self::published_reached`]) or takes the lock to decide anew.
+    fn park_until_flushed(&self, mut state: MutexGuard<'_, WriterState>) {
         // Read under the lock, where completions count: the flush that moves it takes `waiters` after us.
         let completed = self.flushes_completed.load(Ordering::Relaxed);
         state.waiters.push(thread::current());
@@ -249,10 +264,6 @@ impl<B: StorageBackend> Wal<B> {
         // `park` may return spuriously or on a stale unpark: only a completed flush ends the wait.
         while self.flushes_completed.load(Ordering::Acquire) == completed {
             thread::park();
-        }
-        match target {
-            Some((position, sync)) if self.published_reached(position, sync) => None,
-            _ => Some(self.lock()),
         }
     }
 
@@ -286,26 +297,17 @@ impl<B: StorageBackend> Wal<B> {
             return Ok(());
         }
         loop {
-            if let Err(error) = state.core.check_poisoned() {
-                self.complete_and_wake(state);
-                return Err(error);
-            }
+            state = self.unless_poisoned(state)?;
             if state.flushing || state.gathering {
-                state = self.park_until_flushed(state, None).unwrap_or_else(|| self.lock());
+                self.park_until_flushed(state);
+                state = self.lock();
                 continue;
             }
             // `None` once a flush (ours, or another thread's that took our intents) carried the rotation out.
             let Some(flush) = state.core.take_flush(true, self.now_ms()) else {
                 return Ok(());
             };
-            state.flushing = true;
-            drop(state);
-            let result = block_on(driver::execute(&self.backend, &flush.intents));
-            state = self.lock();
-            state.flushing = false;
-            let outcome = state.core.complete_flush(flush, result);
-            self.complete_and_wake(state);
-            outcome?;
+            self.lead_flush(state, flush, false)?;
             state = self.lock();
         }
     }
