@@ -86,7 +86,7 @@ struct Summary {
 }
 
 fn run_targets(targets: &[String], seconds: u64) -> Result<(), String> {
-    ensure_nightly()?;
+    crate::toolchain::ensure_nightly()?;
     ensure_cargo_fuzz()?;
     let fuzz_directory = crate::workspace_root().join("fuzz");
     let logs = fuzz_directory.join("target").join("fuzz-logs");
@@ -179,25 +179,8 @@ fn path_text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
-fn succeeds(program: &str, arguments: &[&str]) -> bool {
-    Command::new(program)
-        .args(arguments)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-fn ensure_nightly() -> Result<(), String> {
-    if succeeds("rustup", &["run", "nightly", "rustc", "--version"]) {
-        return Ok(());
-    }
-    eprintln!("the nightly toolchain is missing: installing it");
-    crate::run("rustup", &["toolchain", "install", "nightly", "--profile", "minimal"])
-}
-
 fn ensure_cargo_fuzz() -> Result<(), String> {
-    if succeeds("cargo", &["+nightly", "fuzz", "--version"]) {
+    if crate::toolchain::succeeds("cargo", &["+nightly", "fuzz", "--version"]) {
         return Ok(());
     }
     eprintln!("cargo-fuzz is missing: installing it (about a minute)");

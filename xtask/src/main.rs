@@ -16,6 +16,7 @@ mod chaos;
 mod dataset;
 mod fuzz;
 mod tidy;
+mod toolchain;
 mod wasm;
 
 type Result<T = ()> = std::result::Result<T, String>;
