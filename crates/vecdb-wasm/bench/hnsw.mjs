@@ -17,6 +17,7 @@
 import { readFileSync, existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { normalizeRows, readF32 } from "./vectors.mjs";
 
 const K = 10;
 const M = 16;
@@ -42,21 +43,6 @@ function parseArguments(argv) {
   }
   if (!options.pkg) throw new Error("--pkg DIR (the wasm-bindgen package) is required");
   return options;
-}
-
-function readF32(path) {
-  const bytes = readFileSync(path);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
-}
-
-function normalizeRows(values, dimension) {
-  for (let row = 0; row < values.length / dimension; row += 1) {
-    let norm = 0;
-    for (let column = 0; column < dimension; column += 1) norm += values[row * dimension + column] ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let column = 0; column < dimension; column += 1) values[row * dimension + column] /= norm;
-  }
-  return values;
 }
 
 // A seeded generator (splitmix32) and Gaussian samples (Box-Muller).
