@@ -1,11 +1,18 @@
 //! vecdb in the browser: `cargo xtask wasm | serve | e2e | wasm-bench` (see docs/browser.md).
 //!
-//! - `wasm [--no-simd] [--wasm-opt]`: builds `crates/vecdb-wasm` for `wasm32-unknown-unknown` with the
-//!   `wasm-release` profile (root Cargo.toml: `opt-level = "z"`, fat LTO, one codegen unit, `panic = "abort"`,
-//!   stripped; the `vecdb-index` crate, whose HNSW search is the hot path, at `opt-level = 3`) and
-//!   `-C target-feature=+simd128`, runs `wasm-bindgen --target web` into `web/pkg/` (git-ignored), optionally
-//!   `wasm-opt -Oz` (binaryen from npm, installed under the target directory), and prints the sizes raw and
-//!   gzipped (`gzip -9`).
+//! - `wasm [--stable] [--no-wasm-opt] [--no-simd]`: builds `crates/vecdb-wasm` for `wasm32-unknown-unknown` and
+//!   runs `wasm-bindgen --target web` into `web/pkg/` (git-ignored), then prints the sizes raw and gzipped
+//!   (`gzip -9`). By default (what CI builds and tests), the smallest module:
+//!   - the `wasm-release` profile (root Cargo.toml: `opt-level = "z"`, fat LTO, one codegen unit, stripped; the
+//!     `vecdb-index` crate, whose HNSW search is the hot path, at `opt-level = 2`) and `+simd128`;
+//!   - on nightly, with the standard library compiled with the module (`-Z build-std=std,panic_abort`), panics
+//!     that abort at once (`-C panic=immediate-abort`: no panic messages or formatting) and no caller locations
+//!     (`-Z location-detail=none`); the xtask installs nightly's `rust-src` when missing;
+//!   - then `wasm-opt -Oz --converge` (binaryen from npm, pinned, installed under the target directory).
+//!
+//!   It fails when the module is over [`WASM_GZIP_BYTES_MAX`] gzipped. `--stable` (the prebuilt standard
+//!   library), `--no-wasm-opt` and `--no-simd` build larger variants for comparison, held only to
+//!   [`WASM_GZIP_BYTES_VARIANT_MAX`].
 //! - `serve [--port N] [--seconds N]`: builds, then serves `web/` (the demo page and the package) on 127.0.0.1.
 //! - `e2e`: the end-to-end tests in headless Chromium ([`e2e()`]; `cargo xtask ci` calls it).
 //! - `wasm-bench [--count N] [--efs 16,32,...] [--only ours|hnswlib]`: our build against npm `hnswlib-wasm` in
@@ -22,11 +29,12 @@ use std::time::{Duration, Instant};
 
 pub use e2e::e2e;
 
-/// The size the issue sets for the `.wasm`, gzipped (`gzip -9`): 150 KiB. Printed as met or not.
-pub const WASM_GZIP_BYTES_TARGET: u64 = 150 * 1024;
-/// The size over which `cargo xtask wasm` fails: a guard against a dependency or a change that bloats the module
-/// (the build is about 154 KiB gzipped; see docs/browser.md, "Bundle size").
-pub const WASM_GZIP_BYTES_MAX: u64 = 164 * 1024;
+/// The issue's target for the `.wasm`, gzipped (`gzip -9`): "at most 150 KB", read as 150,000 bytes (the
+/// stricter reading: 150 KiB would be 153,600). `cargo xtask wasm` fails above it, so CI holds the module to it.
+pub const WASM_GZIP_BYTES_MAX: u64 = 150_000;
+/// The limit for the larger variants (`--stable`, `--no-wasm-opt`, `--no-simd`): a guard against a change that
+/// bloats the module (the stable build is about 154 KiB; see docs/browser.md, "Bundle size").
+pub const WASM_GZIP_BYTES_VARIANT_MAX: u64 = 164 * 1024;
 /// The npm packages the tools use, pinned.
 pub const BINARYEN_PACKAGE: &str = "binaryen@132.0.0";
 /// See [`BINARYEN_PACKAGE`].
@@ -39,13 +47,23 @@ const SERVE_PORT_DEFAULT: u16 = 8000;
 pub struct BuildOptions {
     /// `-C target-feature=+simd128` (on by default: the distance kernels vectorize; every current browser has it).
     pub simd: bool,
-    /// Run `wasm-opt -Oz` on the module (off by default: 8% smaller raw but no smaller gzipped, see docs/browser.md).
+    /// Run `wasm-opt -Oz --converge` on the module (on by default).
     pub wasm_opt: bool,
+    /// Build on nightly with the standard library compiled in, panics that abort at once and no caller locations
+    /// (on by default; off builds on the current toolchain with the prebuilt standard library).
+    pub nightly_std: bool,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        Self { simd: true, wasm_opt: false }
+        Self { simd: true, wasm_opt: true, nightly_std: true }
+    }
+}
+
+impl BuildOptions {
+    /// The gzipped size over which [`build`] fails: the target for the default build, the guard for the variants.
+    pub fn gzip_bytes_max(&self) -> u64 {
+        if self.simd && self.wasm_opt && self.nightly_std { WASM_GZIP_BYTES_MAX } else { WASM_GZIP_BYTES_VARIANT_MAX }
     }
 }
 
@@ -70,10 +88,11 @@ pub fn main(command: &str, arguments: &[String]) -> Result<(), String> {
             for argument in arguments {
                 match argument.as_str() {
                     "--no-simd" => options.simd = false,
-                    "--wasm-opt" => options.wasm_opt = true,
+                    "--no-wasm-opt" => options.wasm_opt = false,
+                    "--stable" => options.nightly_std = false,
                     other => {
                         return Err(format!(
-                            "unknown argument {other:?}; usage: cargo xtask wasm [--no-simd] [--wasm-opt]"
+                            "unknown argument {other:?}; usage: cargo xtask wasm [--stable] [--no-wasm-opt] [--no-simd]"
                         ));
                     }
                 }
@@ -117,13 +136,29 @@ pub fn build(options: &BuildOptions) -> Result<Package, String> {
     let root = crate::workspace_root();
     let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
     if options.simd {
-        rustflags = format!("{rustflags} -C target-feature=+simd128").trim().to_owned();
+        rustflags.push_str(" -C target-feature=+simd128");
     }
-    let arguments = ["build", "-p", "vecdb-wasm", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"];
+    let mut arguments = Vec::new();
+    if options.nightly_std {
+        crate::toolchain::ensure_nightly_rust_src()?;
+        rustflags.push_str(NIGHTLY_STD_RUSTFLAGS);
+        arguments.push("+nightly");
+    }
+    arguments.extend(["build", "-p", "vecdb-wasm", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"]);
+    if options.nightly_std {
+        arguments.extend(["-Z", "build-std=std,panic_abort"]);
+    }
+    let rustflags = rustflags.trim();
     eprintln!("$ RUSTFLAGS={rustflags:?} cargo {}", arguments.join(" "));
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .args(arguments)
-        .env("RUSTFLAGS", &rustflags)
+    // `cargo`, the rustup proxy, not `$CARGO`: the `+nightly` selector needs the proxy.
+    let program = if options.nightly_std {
+        "cargo".to_owned()
+    } else {
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+    };
+    let status = Command::new(program)
+        .args(&arguments)
+        .env("RUSTFLAGS", rustflags)
         .current_dir(&root)
         .status()
         .map_err(|error| format!("could not start cargo: {error}"))?;
@@ -137,7 +172,7 @@ pub fn build(options: &BuildOptions) -> Result<Package, String> {
     let wasm = out.join("vecdb_wasm_bg.wasm");
     if options.wasm_opt {
         let wasm_opt = ensure_npm_package(BINARYEN_PACKAGE)?.join("node_modules/binaryen/bin/wasm-opt");
-        let mut arguments = vec!["-Oz".to_owned()];
+        let mut arguments: Vec<String> = WASM_OPT_ARGUMENTS.iter().map(|argument| (*argument).to_owned()).collect();
         arguments.extend(WASM_FEATURES.iter().map(|feature| format!("--enable-{feature}")));
         arguments.extend([path_text(&wasm), "-o".to_owned(), path_text(&wasm)]);
         let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
@@ -151,28 +186,37 @@ pub fn build(options: &BuildOptions) -> Result<Package, String> {
         glue_gzip_bytes: gzip_bytes(&glue)?,
     };
     let kib = |bytes: u64| bytes as f64 / 1024.0;
+    let gzip_bytes_max = options.gzip_bytes_max();
     eprintln!(
-        "vecdb-wasm package in {} ({:.0} s; simd128 {}, wasm-opt {}):\n  vecdb_wasm_bg.wasm  {:>7.1} KiB raw  {:>6.1} KiB gzipped  \
-         (target {:.0} KiB: {})\n  vecdb_wasm.js       {:>7.1} KiB raw  {:>6.1} KiB gzipped",
+        "vecdb-wasm package in {} ({:.0} s; simd128 {}, standard library {}, wasm-opt {}):\n  \
+         vecdb_wasm_bg.wasm  {:>7.1} KiB raw  {:>6.1} KiB gzipped ({} bytes; at most {gzip_bytes_max})\n  \
+         vecdb_wasm.js       {:>7.1} KiB raw  {:>6.1} KiB gzipped",
         out.display(),
         started.elapsed().as_secs_f64(),
         if options.simd { "on" } else { "off" },
+        if options.nightly_std { "built in (nightly, immediate abort)" } else { "prebuilt" },
         if options.wasm_opt { "-Oz" } else { "off" },
         kib(package.wasm_bytes),
         kib(package.wasm_gzip_bytes),
-        kib(WASM_GZIP_BYTES_TARGET),
-        if package.wasm_gzip_bytes <= WASM_GZIP_BYTES_TARGET { "met" } else { "NOT met" },
+        package.wasm_gzip_bytes,
         kib(package.glue_bytes),
         kib(package.glue_gzip_bytes),
     );
-    if package.wasm_gzip_bytes > WASM_GZIP_BYTES_MAX {
+    if package.wasm_gzip_bytes > gzip_bytes_max {
         return Err(format!(
-            "the module is {} bytes gzipped, over WASM_GZIP_BYTES_MAX ({WASM_GZIP_BYTES_MAX}): what grew it?",
+            "the module is {} bytes gzipped, over its limit of {gzip_bytes_max}: what grew it? (docs/browser.md, \
+             \"Bundle size\", lists what the module holds)",
             package.wasm_gzip_bytes
         ));
     }
     Ok(package)
 }
+
+/// The RUSTFLAGS the nightly build adds (see the module docs); the profile's `panic = "abort"` stays for stable.
+const NIGHTLY_STD_RUSTFLAGS: &str = " -Zunstable-options -C panic=immediate-abort -Z location-detail=none";
+
+/// `wasm-opt`'s arguments before the features: optimize for size until nothing changes, drop the producers section.
+const WASM_OPT_ARGUMENTS: &[&str] = &["-Oz", "--converge", "--strip-producers"];
 
 /// The WebAssembly features rustc's `wasm32-unknown-unknown` emits (with `+simd128`), for `wasm-opt`.
 const WASM_FEATURES: &[&str] = &[
@@ -315,8 +359,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_size_guard_is_above_the_target() {
-        const { assert!(WASM_GZIP_BYTES_TARGET < WASM_GZIP_BYTES_MAX) };
+    fn the_default_build_is_held_to_the_issue_target_and_variants_to_the_guard() {
+        const { assert!(WASM_GZIP_BYTES_MAX <= 150_000 && WASM_GZIP_BYTES_MAX < WASM_GZIP_BYTES_VARIANT_MAX) };
+        assert_eq!(BuildOptions::default().gzip_bytes_max(), WASM_GZIP_BYTES_MAX);
+        let variants = [
+            BuildOptions { nightly_std: false, ..BuildOptions::default() },
+            BuildOptions { wasm_opt: false, ..BuildOptions::default() },
+            BuildOptions { simd: false, ..BuildOptions::default() },
+        ];
+        for variant in variants {
+            assert_eq!(variant.gzip_bytes_max(), WASM_GZIP_BYTES_VARIANT_MAX, "{variant:?}");
+        }
         assert!(HNSWLIB_WASM_PACKAGE.ends_with("@0.8.2"));
     }
 
