@@ -91,7 +91,11 @@ mod layout;
 
 #[cfg(target_arch = "wasm32")]
 mod backend;
+#[cfg(target_arch = "wasm32")]
+mod shared;
 
 #[cfg(target_arch = "wasm32")]
 pub use backend::IndexedDbBackend;
 pub use layout::{CHUNK_BYTES_MAX, CHUNKS_STORE, DATABASE_SCHEMA_VERSION, LENGTHS_STORE, VALUE_BYTES_MAX};
+#[cfg(target_arch = "wasm32")]
+pub use shared::SharedIndexedDbBackend;

@@ -7,12 +7,12 @@ use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Float64Array, Object, Promise, Reflect};
 use storage_core::PersistenceError;
+use storage_idb::SharedIndexedDbBackend;
 use vecdb::metadata::METADATA_KEYS_MAX;
 use vecdb::{AsyncDb, DbConfig, HnswIndex, Metadata, Record, SearchOptions, Value, VecDbError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::backend::SharedBackend;
 use crate::cell::WriteCell;
 use crate::error::WasmError;
 use crate::options::{OpenOptions, count_from_number, encoding_name, id_from_number, id_to_number, metric_name};
@@ -403,12 +403,12 @@ impl Drop for TabLock {
 /// An open database and the lock that makes it the only writer (dropped after the database, so the connection is
 /// closed before another tab can open it).
 struct Database {
-    inner: AsyncDb<SharedBackend>,
+    inner: AsyncDb<SharedIndexedDbBackend>,
     _lock: TabLock,
 }
 
 impl std::ops::Deref for Database {
-    type Target = AsyncDb<SharedBackend>;
+    type Target = AsyncDb<SharedIndexedDbBackend>;
     fn deref(&self) -> &Self::Target {
         &self.inner
     }
@@ -421,7 +421,7 @@ impl std::ops::DerefMut for Database {
 }
 
 /// The configuration stored in the database (`None`: none, and `AsyncDb::open` will say so).
-async fn stored_config(backend: &SharedBackend) -> Result<Option<DbConfig>, WasmError> {
+async fn stored_config(backend: &SharedIndexedDbBackend) -> Result<Option<DbConfig>, WasmError> {
     let key = storage_core::Key::new(vecdb::db::CONFIG_KEY)?;
     match storage_core::AsyncStorageBackend::read(backend, &key).await? {
         Some(bytes) => Ok(Some(DbConfig::decode(&bytes)?)),
@@ -455,7 +455,7 @@ impl VecDb {
         let started = js_sys::Date::now();
         let options = read_open_options(options)?;
         let lock = TabLock::acquire(&name).await?;
-        let backend = SharedBackend::open(&name).await?;
+        let backend = SharedIndexedDbBackend::open(&name).await?;
         let empty = storage_core::AsyncStorageBackend::list(&backend, "").await?.is_empty();
         let database = match (empty, options) {
             (true, None) => {

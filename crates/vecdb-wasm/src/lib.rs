@@ -49,8 +49,6 @@ mod error;
 pub mod options;
 
 #[cfg(target_arch = "wasm32")]
-mod backend;
-#[cfg(target_arch = "wasm32")]
 mod bindings;
 
 #[cfg(target_arch = "wasm32")]

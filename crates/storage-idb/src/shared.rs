@@ -1,16 +1,18 @@
-//! [`SharedBackend`]: one IndexedDB connection shared by the log and the snapshot manager (`vecdb::AsyncDb` wants
-//! a `Clone` backend; an `IndexedDbBackend` is one connection and is not `Clone`).
+//! [`SharedIndexedDbBackend`]: one IndexedDB connection shared by a write-ahead log and its snapshots (the durable
+//! layers above, `snapshot::AsyncDurable` and `vecdb::AsyncDb`, want a `Clone` backend; an [`IndexedDbBackend`] is
+//! one connection and is not `Clone`).
 
 use std::rc::Rc;
 
 use storage_core::{AsyncStorageBackend, Key, Result};
-use storage_idb::IndexedDbBackend;
+
+use crate::IndexedDbBackend;
 
 /// An [`IndexedDbBackend`] behind an `Rc`: clones share the connection, which closes when the last one is dropped.
 #[derive(Clone, Debug)]
-pub struct SharedBackend(Rc<IndexedDbBackend>);
+pub struct SharedIndexedDbBackend(Rc<IndexedDbBackend>);
 
-impl SharedBackend {
+impl SharedIndexedDbBackend {
     /// Opens (creating when missing) the IndexedDB database `name` of this origin.
     ///
     /// # Errors
@@ -18,9 +20,20 @@ impl SharedBackend {
     pub async fn open(name: &str) -> Result<Self> {
         Ok(Self(Rc::new(IndexedDbBackend::open(name).await?)))
     }
+
+    /// The name of the IndexedDB database.
+    pub fn database_name(&self) -> &str {
+        self.0.database_name()
+    }
 }
 
-impl AsyncStorageBackend for SharedBackend {
+impl From<IndexedDbBackend> for SharedIndexedDbBackend {
+    fn from(backend: IndexedDbBackend) -> Self {
+        Self(Rc::new(backend))
+    }
+}
+
+impl AsyncStorageBackend for SharedIndexedDbBackend {
     fn backend_name(&self) -> &'static str {
         self.0.backend_name()
     }
