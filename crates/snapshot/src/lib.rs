@@ -28,6 +28,8 @@ mod durable;
 mod error;
 pub mod format;
 mod manager;
+#[cfg(feature = "testing")]
+pub mod suite;
 pub mod testing;
 
 pub use durable::{
