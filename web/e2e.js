@@ -58,6 +58,23 @@ const e2e = {
     return window.db.stats().count;
   },
 
+  // Inserts batches of `batchSize` records (ids from 0 on) until a write fails or `batchesMax` succeeded; returns
+  // how many records were acknowledged and the failure's kind, storage kind and message.
+  async fillUntilError(batchSize, batchesMax) {
+    window.acked = [];
+    let next = 0;
+    for (let batch = 0; batch < batchesMax; batch += 1) {
+      try {
+        await window.db.insertBatch(Array.from({ length: batchSize }, (_, index) => record(next + index)));
+      } catch (error) {
+        return { acked: next, kind: kindOf(error), storageKind: error.storageKind ?? null, message: String(error.message) };
+      }
+      next += batchSize;
+      window.acked.push(next - 1);
+    }
+    return { acked: next, kind: null, storageKind: null, message: null };
+  },
+
   // Starts writing batches of `batchSize` (ids 0, 1, 2, ...) and never stops: the test kills the tab or the
   // browser in the middle. Every second write is a single insert, so both kinds are cut.
   startWriting(batchSize) {

@@ -10,12 +10,16 @@
 //!   recovers a prefix of the writes that contains every acknowledged one, with no batch cut in half.
 //! - `kill-browser`: the same, but every Chromium process is killed with SIGKILL mid-write (a crash: no unload,
 //!   nothing flushed), and a new browser on the same profile recovers.
+//! - `quota`: the origin's storage quota is cut to [`QUOTA_BYTES`] (DevTools protocol); batches are inserted until
+//!   one fails, which must be a `Durability` error with `storageKind` `"DiskFull"` that changed nothing; the page is
+//!   reloaded and the database opened under the same quota (which may be refused with `DiskFull`: recovery rewrites
+//!   the log's unproven tail), then with the quota restored: exactly the acknowledged records come back.
 //! - `measure`: insert throughput and search latency in the browser (printed, not asserted).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::serve::Server;
 use super::webdriver::{Chromedriver, Session};
@@ -26,6 +30,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const ACKS_BEFORE_CUT: u64 = 30;
 /// How long the crash tests wait for those acknowledgements.
 const ACKS_TIMEOUT: Duration = Duration::from_secs(60);
+/// The origin's storage quota in the `quota` test: room for some dozens of batches of [`QUOTA_BATCH_SIZE`].
+const QUOTA_BYTES: u64 = 2 * 1024 * 1024;
+/// Records per batch in the `quota` test.
+const QUOTA_BATCH_SIZE: u64 = 500;
 /// Records per batch in the crash tests (web/e2e.js `startWriting` alternates a batch and as many single inserts).
 const CRASH_BATCH_SIZE: u64 = 10;
 
@@ -40,11 +48,12 @@ pub fn e2e() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&profiles);
     std::fs::create_dir_all(&profiles).map_err(|error| format!("{}: {error}", profiles.display()))?;
     let context = Context { url: format!("{}/e2e.html", server.url()), driver, profiles };
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 6] = [
         ("api", api),
         ("reload", reload),
         ("close-tab", close_tab),
         ("kill-browser", kill_browser),
+        ("quota", quota),
         ("measure", measure),
     ];
     let (mut passed, mut failed) = (0, Vec::new());
@@ -223,6 +232,72 @@ fn check_recovered_prefix(session: &Session, database: &str, acked: &[u64]) -> R
         number(&stats, "/recovery/operationsReplayed")?,
         number(&stats, "/recovery/tornBytesTruncated")?
     ))
+}
+
+/// `scheme://host:port` of `url`.
+fn origin_of(url: &str) -> Result<&str, String> {
+    let after_scheme = url.find("://").map(|index| index + 3).ok_or_else(|| format!("no scheme in {url}"))?;
+    let end = url[after_scheme..].find('/').map_or(url.len(), |index| after_scheme + index);
+    Ok(&url[..end])
+}
+
+/// Opens `database` in a freshly loaded page and checks that exactly ids `0..count` came back, as written.
+fn check_exactly(context: &Context, session: &Session, database: &str, count: u64) -> Result<(), String> {
+    context.load(session)?;
+    session.evaluate(&format!("e2e.open('{database}')"))?;
+    let recovered = session.evaluate("e2e.recovered()")?;
+    let ids = ids_of(&recovered)?;
+    if ids != (0..count).collect::<Vec<u64>>() {
+        return Err(format!("expected ids 0..{count}, found {} ids: {:?}", ids.len(), &ids[..ids.len().min(20)]));
+    }
+    if recovered["mismatched"] != Value::Array(Vec::new()) {
+        return Err(format!("records differ from what was written: {}", recovered["mismatched"]));
+    }
+    Ok(())
+}
+
+fn quota(context: &Context) -> Result<String, String> {
+    with_browser(context, "quota", |session| {
+        let origin = origin_of(&context.url)?;
+        session.devtools("Storage.overrideQuotaForOrigin", json!({ "origin": origin, "quotaSize": QUOTA_BYTES }))?;
+        session.evaluate("e2e.reset('e2e-quota')")?;
+        session.evaluate("e2e.open('e2e-quota')")?;
+        let outcome = session.evaluate(&format!("e2e.fillUntilError({QUOTA_BATCH_SIZE}, 1000)"))?;
+        let acked = number(&outcome, "/acked")?;
+        // The log's append failed: `Durability` (the vecdb error around it), with the storage cause's kind.
+        if outcome["kind"] != "Durability" || outcome["storageKind"] != "DiskFull" {
+            return Err(format!(
+                "expected a Durability error with storageKind DiskFull after {acked} records: {outcome}"
+            ));
+        }
+        if acked == 0 {
+            return Err("the quota left no room for a single batch".to_owned());
+        }
+        let in_memory = ids_of(&session.evaluate("e2e.recovered()")?)?;
+        if in_memory != (0..acked).collect::<Vec<u64>>() {
+            return Err(format!(
+                "after the failed batch the open database holds {} ids, not 0..{acked}",
+                in_memory.len()
+            ));
+        }
+        // Under the exhausted quota, recovery may need room (it rewrites the log's unproven tail atomically): the
+        // open either succeeds with exactly the acknowledged records or fails with DiskFull, changing nothing.
+        let under_quota = match check_exactly(context, session, "e2e-quota", acked) {
+            Ok(()) => "opened with exactly those records".to_owned(),
+            Err(error) if error.contains("the disk is full") => format!("refused: {error}"),
+            Err(error) => return Err(format!("reopened under the quota: {error}")),
+        };
+        session.devtools("Storage.overrideQuotaForOrigin", json!({ "origin": origin }))?;
+        check_exactly(context, session, "e2e-quota", acked)
+            .map_err(|error| format!("reopened with the quota restored: {error}"))?;
+        Ok(format!(
+            "a {} KiB quota: {acked} records acknowledged, then {} ({}); reopened under the quota: {under_quota}; \
+             with the quota restored, exactly the {acked} acknowledged records came back",
+            QUOTA_BYTES / 1024,
+            outcome["storageKind"].as_str().unwrap_or_default(),
+            outcome["message"].as_str().unwrap_or_default()
+        ))
+    })
 }
 
 fn close_tab(context: &Context) -> Result<String, String> {

@@ -123,6 +123,12 @@ impl Session {
         self.command("POST", "/refresh", Some(&json!({}))).map(|_| ())
     }
 
+    /// Runs the Chrome DevTools Protocol command `command` with `parameters` on the current page's target
+    /// (chromedriver's `goog/cdp/execute`), and returns its result.
+    pub fn devtools(&self, command: &str, parameters: Value) -> Result<Value, String> {
+        self.command("POST", "/goog/cdp/execute", Some(&json!({ "cmd": command, "params": parameters })))
+    }
+
     /// Runs `script` (a function body; `arguments` are its arguments) and returns what it returns.
     pub fn execute(&self, script: &str, arguments: &[Value]) -> Result<Value, String> {
         self.command("POST", "/execute/sync", Some(&json!({ "script": script, "args": arguments })))
