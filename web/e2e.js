@@ -75,6 +75,16 @@ const e2e = {
     return { acked: next, kind: null, storageKind: null, message: null };
   },
 
+  // Inserts the record of `id` alone; returns null, or the failure's kind and storage kind.
+  async insertOne(id) {
+    try {
+      await window.db.insert(id, record(id).vector, record(id).metadata);
+      return null;
+    } catch (error) {
+      return { kind: kindOf(error), storageKind: error.storageKind ?? null };
+    }
+  },
+
   // Starts writing batches of `batchSize` (ids 0, 1, 2, ...) and never stops: the test kills the tab or the
   // browser in the middle. Every second write is a single insert, so both kinds are cut.
   startWriting(batchSize) {

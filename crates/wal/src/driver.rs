@@ -2,6 +2,8 @@
 //! them the bytes they ask for. The blocking [`crate::Wal`] runs these functions with [`storage_core::block_on`]
 //! (futures of a sync backend finish on their first poll); the [`crate::AsyncWal`] awaits them.
 
+use std::mem;
+
 use storage_core::{AsyncStorageBackend, Key, PersistenceError};
 
 use crate::entry::Entry;
@@ -62,15 +64,41 @@ pub(crate) async fn open<B: AsyncStorageBackend + ?Sized>(
             RecoveryAction::Done => break,
         }
     }
-    let outcome = recovery.finish()?;
-    execute(backend, &outcome.intents).await?;
+    let mut outcome = recovery.finish()?;
+    let deferred = settle(backend, &mut outcome.intents).await?;
+    let mut report = outcome.report;
     let mut core = WriterCore::new(options, outcome.log, salt_seed)?;
+    if !deferred.is_empty() {
+        report.unproven_bytes_pending = mem::take(&mut report.unproven_bytes_rewritten);
+        core.defer(deferred, outcome.proven_lsn);
+    }
     // A log without a segment gets its first one now, so that an open log always exists on the backend.
     if let Some(flush) = core.take_flush(false, 0) {
         let result = execute(backend, &flush.intents).await;
         core.complete_flush(flush, result)?;
     }
-    Ok((core, outcome.report))
+    Ok((core, report))
+}
+
+/// Carries out recovery's `intents` in order. When the unproven tail's rewrite fails because the storage is full,
+/// the log can still be read (the bytes on the backend are the ones recovery validated: an `atomic_write` that
+/// fails changes nothing), so that intent and the ones after it are returned, to run before the first write.
+/// Every other failure is returned as the error.
+async fn settle<B: AsyncStorageBackend + ?Sized>(
+    backend: &B,
+    intents: &mut Vec<Intent>,
+) -> Result<Vec<Intent>, PersistenceError> {
+    for index in 0..intents.len() {
+        let Some(intent) = intents.get(index) else { break };
+        match execute(backend, std::slice::from_ref(intent)).await {
+            Ok(()) => {}
+            Err(PersistenceError::DiskFull { .. }) if matches!(intent, Intent::Rewrite { .. }) => {
+                return Ok(intents.split_off(index));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// The next entry of a replay, or `None` at its end.

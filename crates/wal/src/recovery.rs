@@ -41,6 +41,10 @@ pub struct RecoveryReport {
     /// Bytes of the last segment rewritten (atomically) because no seal or later record proved its last records
     /// durable; 0 when the log was sealed by a clean close. See `docs/wal.md`, "Unproven tails".
     pub unproven_bytes_rewritten: u64,
+    /// Bytes of the last segment whose rewrite could not run at open because the storage was full
+    /// (`PersistenceError::DiskFull`): the log opened anyway, its records replay, and the first flush that writes or
+    /// syncs rewrites them first (failing with `DiskFull` again while there is no room). 0 otherwise.
+    pub unproven_bytes_pending: u64,
     /// What [`RecoveryMode::SalvagePrefix`] dropped, when it dropped anything.
     pub salvage: Option<SalvageReport>,
 }
@@ -89,6 +93,9 @@ pub(crate) struct RecoveryOutcome {
     pub(crate) intents: Vec<Intent>,
     pub(crate) log: RecoveredLog,
     pub(crate) report: RecoveryReport,
+    /// The last LSN a record's `synced_lsn` (or a later segment) proves durable: what stays durable when the
+    /// unproven tail's rewrite cannot run yet (see [`crate::RecoveryReport::unproven_bytes_pending`]).
+    pub(crate) proven_lsn: u64,
 }
 
 /// A fully or partly validated segment.
@@ -363,6 +370,7 @@ impl Recovery {
             torn_bytes_truncated: 0,
             torn_tail: None,
             unproven_bytes_rewritten: 0,
+            unproven_bytes_pending: 0,
             salvage: None,
         }
     }
@@ -418,7 +426,7 @@ impl Recovery {
             report.torn_tail = torn;
         }
         let log = RecoveredLog { active, last_salt: last.map_or(0, |segment| segment.salt), segments: kept, next_lsn };
-        self.outcome = Some(Ok(RecoveryOutcome { intents, log, report }));
+        self.outcome = Some(Ok(RecoveryOutcome { intents, log, report, proven_lsn: self.proven_lsn }));
         self.state = State::Finished;
     }
 
@@ -455,7 +463,7 @@ impl Recovery {
             bytes_dropped,
         });
         let log = RecoveredLog { active, last_salt: last.map_or(0, |segment| segment.salt), segments: kept, next_lsn };
-        self.outcome = Some(Ok(RecoveryOutcome { intents, log, report }));
+        self.outcome = Some(Ok(RecoveryOutcome { intents, log, report, proven_lsn: self.proven_lsn }));
     }
 }
 

@@ -98,6 +98,12 @@ pub(crate) struct WriterCore {
     records_framed: u64,
     needs_seal: bool,
     poisoned: Option<String>,
+    /// Recovery's intents that could not run at open because the storage was full (from the unproven tail's
+    /// rewrite on): they run first in the next flush that writes or syncs, so nothing is appended after an
+    /// unproven tail and no sync returns before it is proven. Reads (replay) never run them.
+    deferred: Vec<Intent>,
+    /// The durable LSN once [`Self::deferred`] has run (the recovered log's last LSN).
+    deferred_durable_lsn: u64,
 }
 
 /// SplitMix64: the salt generator.
@@ -161,6 +167,8 @@ impl WriterCore {
             records_framed: 0,
             needs_seal: true,
             poisoned: None,
+            deferred: Vec::new(),
+            deferred_durable_lsn: 0,
         };
         match (core.segments.back(), log.active) {
             (Some(last), Some((salt, length_bytes))) => {
@@ -176,6 +184,14 @@ impl WriterCore {
         }
         core.salt_state = salt_state;
         Ok(core)
+    }
+
+    /// Keeps recovery's `intents` (which the storage had no room for at open) for the next flush that writes or
+    /// syncs (see [`Self::take_flush`]). Until it has run, only `proven_lsn` counts as durable.
+    pub(crate) fn defer(&mut self, intents: Vec<Intent>, proven_lsn: u64) {
+        self.deferred = intents;
+        self.deferred_durable_lsn = self.durable_lsn;
+        self.durable_lsn = self.durable_lsn.min(proven_lsn);
     }
 
     fn start_segment(&mut self, key: Key, first_lsn: u64, salt: u64) {
@@ -361,7 +377,12 @@ impl WriterCore {
 
     /// True when everything up to `position` is durable (`sync`) or written.
     pub(crate) fn reached(&self, position: u64, sync: bool) -> bool {
-        if sync { self.durable_bytes_total >= position } else { self.written_bytes_total >= position }
+        if sync {
+            // A deferred rewrite of the recovered tail must run before a sync can answer.
+            self.deferred.is_empty() && self.durable_bytes_total >= position
+        } else {
+            self.written_bytes_total >= position
+        }
     }
 
     /// The position up to which everything framed is written to the backend.
@@ -395,13 +416,21 @@ impl WriterCore {
             self.queue.push(Intent::Sync { key: self.active_key.clone() });
             durable_lsn_after = framed_lsn;
         }
-        if self.queue.is_empty() {
+        // Deferred recovery intents ride with the next writes, or with a sync even when nothing else is pending
+        // (the tail replay returned must be proven before a sync answers).
+        let sync_runs_deferred = sync && !self.deferred.is_empty();
+        if self.queue.is_empty() && !sync_runs_deferred {
             return None;
         }
         self.queued_bytes = 0;
         self.queued_durable_lsn = 0;
+        if !self.deferred.is_empty() {
+            durable_lsn_after = durable_lsn_after.max(self.deferred_durable_lsn);
+        }
+        let mut intents = mem::take(&mut self.deferred);
+        intents.append(&mut self.queue);
         Some(Flush {
-            intents: mem::take(&mut self.queue),
+            intents,
             framed_lsn,
             durable_lsn_after,
             framed_bytes_total: self.framed_bytes_total,

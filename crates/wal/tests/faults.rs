@@ -109,3 +109,68 @@ fn a_failed_sync_poisons_every_later_call_until_reopened() {
     assert_eq!(payloads.last().map(Vec::as_slice), Some(&b"after"[..]));
     assert_eq!(after, Lsn(payloads.len() as u64));
 }
+
+/// A log whose process died before its tail was proven (no seal: the last record's durability is unproven), on a
+/// disk that keeps everything written, with an ENOSPC injected at the first write of the next open (`persistence`).
+fn crashed_log_with_a_full_disk(persistence: FaultPersistence) -> SimulatedDisk {
+    let disk = SimulatedDisk::new();
+    let wal = Wal::open(disk.clone(), options(SyncPolicy::EveryCommit)).unwrap();
+    for payload in [&b"a"[..], b"b", b"c"] {
+        wal.append(payload).unwrap();
+    }
+    let image = disk.crash_keeping_everything();
+    drop(wal);
+    image.inject(Fault { at_operation: 0, kind: Some(OperationKind::Write), error: FaultError::Enospc, persistence });
+    image
+}
+
+fn replayed(wal: &Wal<SimulatedDisk>) -> Vec<Vec<u8>> {
+    wal.replay(Lsn(1)).unwrap().map(|entry| entry.unwrap().into_payload()).collect()
+}
+
+#[test]
+fn an_open_without_room_to_rewrite_the_unproven_tail_still_reads_and_refuses_writes_with_disk_full() {
+    let disk = crashed_log_with_a_full_disk(FaultPersistence::FromThenOn);
+    let wal = Wal::open(disk.clone(), options(SyncPolicy::EveryCommit)).unwrap();
+    let report = wal.recovery_report().clone();
+    assert_eq!(report.unproven_bytes_rewritten, 0, "{report:?}");
+    assert!(report.unproven_bytes_pending > 0, "{report:?}");
+    assert_eq!(replayed(&wal), [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()], "every record replays");
+    assert_eq!(wal.durable_lsn(), Lsn(2), "record 3 is not proven durable until its rewrite ran");
+    let failed = wal.append(b"d");
+    assert!(matches!(&failed, Err(WalError::Storage(PersistenceError::DiskFull { .. }))), "{failed:?}");
+    assert!(matches!(wal.append(b"e"), Err(WalError::Poisoned { .. })));
+    drop(wal);
+    // With room again, the next open rewrites the tail, and nothing was lost or added.
+    let wal = Wal::open(disk.reopen(), options(SyncPolicy::EveryCommit)).unwrap();
+    assert!(wal.recovery_report().unproven_bytes_rewritten > 0);
+    assert_eq!(replayed(&wal), [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+}
+
+#[test]
+fn a_deferred_tail_rewrite_runs_before_the_first_append_and_the_log_survives_a_power_loss() {
+    let disk = crashed_log_with_a_full_disk(FaultPersistence::Once);
+    let wal = Wal::open(disk.clone(), options(SyncPolicy::EveryCommit)).unwrap();
+    assert!(wal.recovery_report().unproven_bytes_pending > 0);
+    let writes_before = disk.operation_count_of(OperationKind::Write);
+    assert_eq!(replayed(&wal).len(), 3);
+    assert_eq!(disk.operation_count_of(OperationKind::Write), writes_before, "a replay writes nothing");
+    assert_eq!(wal.append(b"d").unwrap(), Lsn(4));
+    assert_eq!(wal.durable_lsn(), Lsn(4));
+    drop(wal);
+    let crashed = disk.crash_losing_everything_unsynced();
+    let wal = Wal::open(crashed, options(SyncPolicy::EveryCommit)).unwrap();
+    assert_eq!(replayed(&wal), [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"d".to_vec()]);
+}
+
+#[test]
+fn a_sync_with_nothing_new_runs_a_deferred_tail_rewrite_first() {
+    let disk = crashed_log_with_a_full_disk(FaultPersistence::Once);
+    let wal = Wal::open(disk.clone(), options(SyncPolicy::EveryCommit)).unwrap();
+    assert_eq!(wal.durable_lsn(), Lsn(2));
+    assert_eq!(wal.sync().unwrap(), Lsn(3), "the sync proves the replayed tail durable");
+    drop(wal);
+    let crashed = disk.crash_losing_everything_unsynced();
+    let wal = Wal::open(crashed, options(SyncPolicy::EveryCommit)).unwrap();
+    assert_eq!(replayed(&wal).len(), 3);
+}
