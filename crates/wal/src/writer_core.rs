@@ -672,6 +672,45 @@ mod tests {
         assert_eq!(core.next_lsn(), 2, "a seal takes no LSN");
     }
 
+    /// A writer continuing a recovered segment `01` holding LSNs 1 to 3 in 200 bytes, whose tail rewrite (from
+    /// recovery) could not run at open: only LSN 2 is proven.
+    fn with_deferred_rewrite() -> WriterCore {
+        let key = Key::new("wal/00000000000000000001").unwrap();
+        let log = RecoveredLog {
+            segments: vec![SegmentRef { key: key.clone(), first_lsn: 1 }],
+            active: Some((5, 200)),
+            next_lsn: 4,
+            last_salt: 5,
+        };
+        let mut core = WriterCore::new(&WalOptions::default(), log, 7).unwrap();
+        core.defer(vec![Intent::Rewrite { key, length_bytes: 200 }], 2);
+        core
+    }
+
+    #[test]
+    fn a_deferred_rewrite_waits_for_writes_and_runs_before_them() {
+        let mut core = with_deferred_rewrite();
+        assert_eq!(core.durable_lsn(), 2, "only the proven LSNs count as durable");
+        assert_eq!(flush(&mut core, false), "nothing", "a flush with nothing to write (a replay's) writes nothing");
+        core.frame_single(b"d", 0).unwrap();
+        assert_eq!(flush(&mut core, true), "rewrite 01 200; append 01 33; sync 01", "the rewrite comes first");
+        assert_eq!(core.durable_lsn(), 4);
+        core.frame_single(b"e", 0).unwrap();
+        assert_eq!(flush(&mut core, true), "append 01 33; sync 01", "and runs once");
+    }
+
+    #[test]
+    fn a_sync_with_nothing_new_runs_a_deferred_rewrite() {
+        let mut core = with_deferred_rewrite();
+        let position = core.framed_position();
+        assert!(core.reached(position, false));
+        assert!(!core.reached(position, true), "a sync must not answer before the rewrite ran");
+        assert_eq!(flush(&mut core, true), "rewrite 01 200");
+        assert!(core.reached(position, true));
+        assert_eq!(core.durable_lsn(), 3, "the rewrite proves the recovered records durable");
+        assert_eq!(flush(&mut core, true), "nothing");
+    }
+
     #[test]
     fn a_failed_flush_poisons_every_later_call() {
         let mut core = fresh(1 << 20);
