@@ -198,6 +198,12 @@ pub enum PrefixViolation {
         /// The error.
         error: String,
     },
+    /// Recovery failed because the disk was full (`PersistenceError::DiskFull` through any layer): a violation
+    /// wherever the disk had room; the I/O error sweep tolerates it on a store with nothing to read yet.
+    DiskFull {
+        /// The error.
+        error: String,
+    },
     /// Recovery, or a workload that had to succeed, failed for another reason.
     Failed {
         /// The error.
@@ -242,6 +248,7 @@ impl fmt::Display for PrefixViolation {
                 write!(formatter, "state differs from the model after {units} units: {difference}")
             }
             Self::Corrupted { error } => write!(formatter, "recovery reported corruption: {error}"),
+            Self::DiskFull { error } => write!(formatter, "recovery refused, the disk is full: {error}"),
             Self::Failed { error } => write!(formatter, "failed: {error}"),
         }
     }

@@ -3,14 +3,17 @@
 //! For every point of a full run, each error and each persistence: a fresh disk with the fault armed
 //! (`SimulatedDisk::inject`), the workload until its first error, which must be the injected one, typed
 //! (`PersistenceError::Io` with errno 5, or `PersistenceError::DiskFull`, through every layer's error). Then a
-//! process restart (`SimulatedDisk::reopen`, which clears the fault): recovery must hold every acknowledged unit;
+//! process restart on a disk that is still full (every write fails with ENOSPC): recovery must hold every
+//! acknowledged unit, deferring what needs room (the WAL's unproven tail rewrite), or, for a store that cannot
+//! open without writing (no log segment yet), refuse with `DiskFull`. Then a process restart with room
+//! (`SimulatedDisk::reopen`, which clears the fault): recovery must hold every acknowledged unit;
 //! the store must accept more units; and those must survive a power loss that drops everything un-synced (the
 //! fsyncgate case: pages a failed sync dropped must have been rewritten, not trusted).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use storage_mem::{Fault, FaultError, FaultPersistence, SimulatedDisk};
+use storage_mem::{Fault, FaultError, FaultPersistence, OperationKind, SimulatedDisk};
 
 use crate::checker::{Journal, PrefixViolation};
 use crate::random::derive;
@@ -28,6 +31,44 @@ pub fn is_expected_error(error: FaultError, class: FailureClass) -> bool {
     }
 }
 
+/// What a restart on a full disk did (see [`restart_on_a_full_disk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullDiskRestart {
+    /// Recovery held every acknowledged unit without writing.
+    Recovered,
+    /// Recovery needed room (a store with nothing acknowledged, maybe no log segment yet) and failed with `DiskFull`.
+    Refused,
+}
+
+/// Restarts the process on `disk` while every write fails with ENOSPC, and checks what recovery returns against
+/// `journal`: a state holding every acknowledged unit, or, when no unit was acknowledged (the store may not have its
+/// first log segment yet, which takes a write), a `DiskFull` refusal. Anything else is the violation: a store that
+/// acknowledged writes must be readable on a full disk.
+pub fn restart_on_a_full_disk<W: Workload>(
+    workload: &W,
+    journal: &Journal,
+    disk: &SimulatedDisk,
+) -> Result<FullDiskRestart, PrefixViolation> {
+    let full = disk.reopen();
+    full.inject(Fault {
+        at_operation: 0,
+        kind: Some(OperationKind::Write),
+        error: FaultError::Enospc,
+        persistence: FaultPersistence::FromThenOn,
+    });
+    match verify(workload, journal, full) {
+        Ok(_) => Ok(FullDiskRestart::Recovered),
+        Err(PrefixViolation::DiskFull { .. }) if journal.acknowledged_units() == 0 => Ok(FullDiskRestart::Refused),
+        Err(PrefixViolation::DiskFull { error }) => Err(PrefixViolation::Failed {
+            error: format!(
+                "{} units were acknowledged, but recovery on a full disk failed: {error}",
+                journal.acknowledged_units()
+            ),
+        }),
+        Err(violation) => Err(violation),
+    }
+}
+
 /// Runs the sweep for `workload`; `seed` varies the crash images.
 pub fn sweep<W: Workload>(workload: &W, seed: u64) -> ScenarioSummary {
     let started = Instant::now();
@@ -42,6 +83,7 @@ pub fn sweep<W: Workload>(workload: &W, seed: u64) -> ScenarioSummary {
     let points = probe.operation_count();
     let mut errors_seen: BTreeMap<String, u64> = BTreeMap::new();
     let mut absorbed = 0;
+    let (mut opened_full, mut refused_full) = (0_u64, 0_u64);
     for point in 0..points {
         for error in [FaultError::Eio, FaultError::Enospc] {
             for persistence in [FaultPersistence::Once, FaultPersistence::FromThenOn] {
@@ -58,6 +100,16 @@ pub fn sweep<W: Workload>(workload: &W, seed: u64) -> ScenarioSummary {
                     Err(failure) => {
                         let error = format!("the failing call returned {failure}, not the injected error");
                         summary.violation(&PrefixViolation::Failed { error }, context);
+                    }
+                }
+                match restart_on_a_full_disk(workload, &journal, &disk) {
+                    Ok(FullDiskRestart::Recovered) => {
+                        opened_full += 1;
+                        summary.states_verified += 1;
+                    }
+                    Ok(FullDiskRestart::Refused) => refused_full += 1,
+                    Err(violation) => {
+                        summary.record(Err(violation), || format!("{}, after a restart on a full disk", context()));
                     }
                 }
                 let restarted = disk.reopen();
@@ -90,7 +142,8 @@ pub fn sweep<W: Workload>(workload: &W, seed: u64) -> ScenarioSummary {
     }
     summary.notes.push(format!(
         "{points} I/O points; the failing call's typed errors: {errors_seen:?}; {absorbed} runs completed although \
-         the fault fired (checked like the others)"
+         the fault fired (checked like the others); restarts on a full disk: {opened_full} recovered every \
+         acknowledged unit, {refused_full} refused with DiskFull"
     ));
     summary.elapsed = started.elapsed();
     summary
@@ -108,6 +161,32 @@ mod tests {
         assert!(!is_expected_error(FaultError::Eio, FailureClass::Poisoned));
         assert!(is_expected_error(FaultError::Enospc, FailureClass::DiskFull));
         assert!(!is_expected_error(FaultError::Enospc, FailureClass::Io { errno: Some(28) }));
+    }
+
+    #[test]
+    fn a_store_with_an_unproven_tail_recovers_on_a_full_disk() {
+        // A run cut by a failed sync near its end: the log is poisoned, never sealed, and its last records are
+        // unproven, so recovery's rewrite of them needs room.
+        let workload = DurableWorkload::new(2, 5);
+        let probe = SimulatedDisk::new();
+        workload.run(probe.clone(), 0..workload.unit_count(), &mut Journal::new()).unwrap();
+        let syncs = probe.operation_count_of(OperationKind::Sync);
+        let disk = SimulatedDisk::new();
+        disk.inject(Fault {
+            at_operation: syncs - 2,
+            kind: Some(OperationKind::Sync),
+            error: FaultError::Eio,
+            persistence: FaultPersistence::FromThenOn,
+        });
+        let mut journal = Journal::new();
+        assert!(workload.run(disk.clone(), 0..workload.unit_count(), &mut journal).is_err());
+        assert!(journal.acknowledged_units() > 0);
+        assert_eq!(restart_on_a_full_disk(&workload, &journal, &disk), Ok(FullDiskRestart::Recovered));
+        // A store with nothing acknowledged may need its first log segment: a refusal is allowed there.
+        assert_eq!(
+            restart_on_a_full_disk(&workload, &Journal::new(), &SimulatedDisk::new()),
+            Ok(FullDiskRestart::Refused)
+        );
     }
 
     #[test]

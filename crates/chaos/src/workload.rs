@@ -161,6 +161,7 @@ pub fn classify_snapshot(error: &snapshot::SnapshotError) -> FailureClass {
 pub fn recovery_violation(class: FailureClass, message: impl fmt::Display) -> PrefixViolation {
     match class {
         FailureClass::Corrupted => PrefixViolation::Corrupted { error: message.to_string() },
+        FailureClass::DiskFull => PrefixViolation::DiskFull { error: message.to_string() },
         _ => PrefixViolation::Failed { error: message.to_string() },
     }
 }
