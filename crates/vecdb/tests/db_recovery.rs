@@ -382,6 +382,12 @@ fn a_large_index_estimates_filter_selectivity_from_a_sample_and_still_returns_k_
     let exact = state.matching_count(&common, usize::MAX);
     assert_eq!(exact, (0..count).filter(|id| id % 10 < 5).count());
     assert!(estimate.abs_diff(exact) < exact / 10, "estimate {estimate}, exact {exact}");
+    // Asked only whether it reaches a small `stop_at`, the sample stops early with an estimate of at least twice
+    // that; the full sample (usize::MAX) and the early one agree that the filter is common.
+    let stop_at = 100;
+    let early = state.estimated_matching_count(&common, stop_at);
+    assert!(early >= 2 * stop_at, "early estimate {early}");
+    assert!(early.abs_diff(exact) < exact / 4, "early estimate {early}, exact {exact}");
     // A filter too rare for the sample to see is searched exactly after the graph search comes up short.
     let rare = Filter::parse("rare = true").unwrap();
     let options = SearchOptions { ef: Some(16), filter: Some(rare.clone()) };

@@ -39,6 +39,11 @@ const _: () = assert!(super::operation::OPERATION_BYTES_MAX + 8 <= BATCH_BYTES_M
 pub const FILTER_SAMPLE_NODES: usize = 1024;
 /// The seed of the sample's positions.
 const FILTER_SAMPLE_SEED: u64 = 0xF117_E85A_3E1E;
+/// The sample stops early, after at least this many nodes, once its estimate is at least twice `stop_at`: the
+/// search then takes the graph path whatever the rest of the sample would say (a filter matching most vectors
+/// no longer pays for the whole sample).
+pub const FILTER_SAMPLE_NODES_MIN: usize = 128;
+const _: () = assert!(FILTER_SAMPLE_NODES_MIN <= FILTER_SAMPLE_NODES);
 
 const INDEX_SECTION_TAG: u32 = 1;
 const METADATA_SECTION_TAG: u32 = 2;
@@ -215,7 +220,8 @@ impl DatabaseState {
 
     /// About how many live vectors match `filter`: counted exactly (up to `stop_at`) in an index of at most
     /// `4 * FILTER_SAMPLE_NODES` nodes, estimated from `FILTER_SAMPLE_NODES` nodes drawn at fixed pseudo-random
-    /// positions in a larger one.
+    /// positions in a larger one. The sample stops after [`FILTER_SAMPLE_NODES_MIN`] nodes or more once its estimate
+    /// reaches `2 * stop_at` (the caller only compares the estimate with `stop_at`).
     /// An estimate only steers the search (exact scan or graph search); a graph search that finds fewer than `k`
     /// matches falls back to an exact scan, so results do not depend on it.
     pub fn estimated_matching_count(&self, filter: &Filter, stop_at: usize) -> usize {
@@ -228,18 +234,26 @@ impl DatabaseState {
         // (ids assigned round-robin to categories would alias with an evenly spaced sample).
         let mut seed = FILTER_SAMPLE_SEED;
         let (mut sampled, mut matched) = (0_usize, 0_usize);
+        // u64 throughout: matched <= FILTER_SAMPLE_NODES (2^10) times live <= NODE_COUNT_MAX (2^32) fits.
+        let live = self.index.len() as u64;
+        let clearly_above = (stop_at as u64).saturating_mul(2);
         for _ in 0..FILTER_SAMPLE_NODES {
             let position = splitmix64(&mut seed) % node_count as u64;
             let Ok(node) = u32::try_from(position) else { continue };
             if !self.index.is_deleted_node(node) {
                 sampled += 1;
                 matched += usize::from(self.node_matches(node, filter, empty_matches));
+                if sampled >= FILTER_SAMPLE_NODES_MIN
+                    && matched as u64 * live >= clearly_above.saturating_mul(sampled as u64)
+                {
+                    break;
+                }
             }
         }
         if sampled == 0 {
             return self.matching_count(filter, stop_at);
         }
-        let estimate = matched as u128 * self.index.len() as u128 / sampled as u128;
+        let estimate = matched as u64 * live / sampled as u64;
         usize::try_from(estimate).unwrap_or(usize::MAX)
     }
 
