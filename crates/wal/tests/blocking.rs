@@ -89,16 +89,130 @@ fn a_failed_sync_under_sixteen_appenders_fails_every_waiter_and_loses_nothing_ac
         let acknowledged: Vec<(Lsn, String)> = handles.into_iter().flat_map(|handle| handle.join().unwrap()).collect();
         drop(Arc::into_inner(wal).unwrap());
         let disk = disk.crash(failing_sync);
-        let wal = Wal::open(disk, WalOptions::default()).unwrap();
-        let recovered: std::collections::HashMap<Lsn, Vec<u8>> = wal
-            .replay(Lsn(1))
-            .unwrap()
-            .map(|entry| entry.unwrap())
-            .map(|entry| (entry.lsn(), entry.into_payload()))
-            .collect();
-        for (lsn, payload) in &acknowledged {
-            assert_eq!(recovered.get(lsn).map(Vec::as_slice), Some(payload.as_bytes()), "acknowledged {lsn:?} lost");
+        assert_every_acknowledged_record_recovers(disk, WalOptions::default(), &acknowledged, "");
+    }
+}
+
+/// Opens the log on `disk` and checks that every `acknowledged` (LSN, payload) is there.
+fn assert_every_acknowledged_record_recovers(
+    disk: SimulatedDisk,
+    options: WalOptions,
+    acknowledged: &[(Lsn, String)],
+    context: &str,
+) {
+    let wal = Wal::open(disk, options).unwrap();
+    let recovered: std::collections::HashMap<Lsn, Vec<u8>> = wal
+        .replay(Lsn(1))
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .map(|entry| (entry.lsn(), entry.into_payload()))
+        .collect();
+    for (lsn, payload) in acknowledged {
+        assert_eq!(
+            recovered.get(lsn).map(Vec::as_slice),
+            Some(payload.as_bytes()),
+            "{context}acknowledged {lsn:?} lost"
+        );
+    }
+}
+
+/// A simulated disk whose syncs take [`SlowSyncs::SYNC_DELAY`]: gathering leaders wait about as long (the gather
+/// window is the last sync's duration), so appenders park behind them, as on a real disk.
+#[derive(Clone)]
+struct SlowSyncs(SimulatedDisk);
+
+impl SlowSyncs {
+    const SYNC_DELAY: std::time::Duration = std::time::Duration::from_micros(400);
+}
+
+impl StorageBackend for SlowSyncs {
+    fn name(&self) -> &'static str {
+        "slow-syncs"
+    }
+    fn read(&self, key: &Key) -> storage_core::Result<Option<Vec<u8>>> {
+        self.0.read(key)
+    }
+    fn read_range(&self, key: &Key, offset: u64, length: u64) -> storage_core::Result<Vec<u8>> {
+        self.0.read_range(key, offset, length)
+    }
+    fn len(&self, key: &Key) -> storage_core::Result<Option<u64>> {
+        self.0.len(key)
+    }
+    fn append(&self, key: &Key, data: &[u8]) -> storage_core::Result<()> {
+        self.0.append(key, data)
+    }
+    fn sync(&self, key: &Key) -> storage_core::Result<()> {
+        std::thread::sleep(Self::SYNC_DELAY);
+        self.0.sync(key)
+    }
+    fn atomic_write(&self, key: &Key, data: &[u8]) -> storage_core::Result<()> {
+        self.0.atomic_write(key, data)
+    }
+    fn truncate(&self, key: &Key, length: u64) -> storage_core::Result<()> {
+        self.0.truncate(key, length)
+    }
+    fn delete(&self, key: &Key) -> storage_core::Result<bool> {
+        self.0.delete(key)
+    }
+    fn list(&self, prefix: &str) -> storage_core::Result<Vec<Key>> {
+        self.0.list(prefix)
+    }
+}
+
+/// A checkpoint whose segment delete fails poisons the log while appenders are parked (behind a flush, or behind a
+/// leader gathering its group): every one of them must wake with an error, none may hang, and nothing acknowledged
+/// may be lost. Syncs are slow so that leaders gather and appenders park; the checkpoint lands at a different
+/// moment in each round. A waiter left asleep fails the round at the watchdog's deadline instead of hanging.
+#[test]
+fn a_failed_checkpoint_delete_wakes_every_parked_appender_and_loses_nothing_acknowledged() {
+    const THREADS: u64 = 16;
+    const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+    for round in 0..8u64 {
+        let disk = SimulatedDisk::new();
+        let options = WalOptions { segment_bytes_max: 1024, salt_seed: Some(round), ..WalOptions::default() };
+        let wal = Arc::new(Wal::open(SlowSyncs(disk.clone()), options.clone()).unwrap());
+        for index in 0..100u64 {
+            wal.append(format!("before:{index}").as_bytes()).unwrap();
         }
+        wal.rotate().unwrap();
+        let unlinks = disk.operation_count_of(OperationKind::Unlink);
+        disk.inject(Fault::once_of_kind(OperationKind::Unlink, unlinks, FaultError::Eio).from_then_on());
+        let (done, finished) = std::sync::mpsc::channel();
+        for thread in 0..THREADS {
+            let (wal, done) = (Arc::clone(&wal), done.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let outcome = loop {
+                    let payload = format!("{thread}:{}", acknowledged.len());
+                    match wal.append(payload.as_bytes()) {
+                        Ok(lsn) => acknowledged.push((lsn, payload)),
+                        Err(WalError::Poisoned { .. } | WalError::Storage(_)) => break Ok(acknowledged),
+                        Err(other) => break Err(format!("unexpected error {other}")),
+                    }
+                    if acknowledged.len() > 100_000 {
+                        break Err("the log never failed".to_owned());
+                    }
+                };
+                drop(wal);
+                let _ = done.send(outcome);
+            });
+        }
+        drop(done);
+        // Let the appenders get going (and park), then fail the checkpoint's first delete.
+        std::thread::sleep(std::time::Duration::from_millis(3 + round * 4));
+        let checkpoint = wal.checkpoint(Lsn(50));
+        assert!(matches!(&checkpoint, Err(WalError::Storage(_))), "round {round}: {checkpoint:?}");
+        let started = std::time::Instant::now();
+        let mut acknowledged = Vec::new();
+        for _ in 0..THREADS {
+            let remaining = DEADLINE.saturating_sub(started.elapsed());
+            let outcome = finished.recv_timeout(remaining).unwrap_or_else(|_| {
+                panic!("round {round}: an appender was never woken after the checkpoint poisoned the log")
+            });
+            acknowledged.extend(outcome.unwrap_or_else(|error| panic!("round {round}: {error}")));
+        }
+        drop(wal);
+        assert_every_acknowledged_record_recovers(disk.reopen(), options, &acknowledged, &format!("round {round}: "));
     }
 }
 
