@@ -125,7 +125,7 @@ fn run_timed(program: &str, arguments: &[&str], environment: &[(&str, &str)]) ->
 }
 
 /// The standard output of a command, or `None` when it cannot be started or fails.
-fn output_of(program: &str, arguments: &[&str]) -> Option<String> {
+pub fn output_of(program: &str, arguments: &[&str]) -> Option<String> {
     let output = Command::new(program).args(arguments).output().ok()?;
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }

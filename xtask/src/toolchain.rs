@@ -27,12 +27,10 @@ pub fn ensure_nightly() -> Result<(), String> {
 /// when missing.
 pub fn ensure_nightly_rust_src() -> Result<(), String> {
     ensure_nightly()?;
-    let output = Command::new("rustup")
-        .args(["component", "list", "--installed", "--toolchain", "nightly"])
-        .output()
-        .map_err(|error| format!("could not start rustup: {error}"))?;
-    if output.status.success() && String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == "rust-src")
-    {
+    let installed =
+        crate::browser::output_of("rustup", &["component", "list", "--installed", "--toolchain", "nightly"])
+            .ok_or("could not run `rustup component list --installed --toolchain nightly`")?;
+    if installed.lines().any(|line| line.trim() == "rust-src") {
         return Ok(());
     }
     eprintln!("the nightly rust-src component is missing: installing it");
