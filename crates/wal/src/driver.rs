@@ -20,28 +20,31 @@ pub(crate) async fn execute<B: AsyncStorageBackend + ?Sized>(
     intents: &[Intent],
 ) -> Result<(), PersistenceError> {
     for intent in intents {
-        match intent {
-            Intent::CreateSegment { key, header } => backend.atomic_write(key, header).await?,
-            Intent::Append { key, bytes } => backend.append(key, bytes).await?,
-            Intent::Sync { key } => backend.sync(key).await?,
-            Intent::Truncate { key, length_bytes } => backend.truncate(key, *length_bytes).await?,
-            Intent::Delete { key } => {
-                backend.delete(key).await?;
-            }
-            Intent::Rewrite { key, length_bytes } => {
-                let bytes = backend.read_range(key, 0, *length_bytes).await?;
-                if bytes.len() as u64 != *length_bytes {
-                    return Err(PersistenceError::Corrupted {
-                        key: key.to_string(),
-                        offset: bytes.len() as u64,
-                        reason: format!("the segment shrank below the {length_bytes} bytes recovery validated"),
-                    });
-                }
-                backend.atomic_write(key, &bytes).await?;
-            }
-        }
+        execute_one(backend, intent).await?;
     }
     Ok(())
+}
+
+/// Carries out one intent.
+async fn execute_one<B: AsyncStorageBackend + ?Sized>(backend: &B, intent: &Intent) -> Result<(), PersistenceError> {
+    match intent {
+        Intent::CreateSegment { key, header } => backend.atomic_write(key, header).await,
+        Intent::Append { key, bytes } => backend.append(key, bytes).await,
+        Intent::Sync { key } => backend.sync(key).await,
+        Intent::Truncate { key, length_bytes } => backend.truncate(key, *length_bytes).await,
+        Intent::Delete { key } => backend.delete(key).await.map(drop),
+        Intent::Rewrite { key, length_bytes } => {
+            let bytes = backend.read_range(key, 0, *length_bytes).await?;
+            if bytes.len() as u64 != *length_bytes {
+                return Err(PersistenceError::Corrupted {
+                    key: key.to_string(),
+                    offset: bytes.len() as u64,
+                    reason: format!("the segment shrank below the {length_bytes} bytes recovery validated"),
+                });
+            }
+            backend.atomic_write(key, &bytes).await
+        }
+    }
 }
 
 /// Recovers the log under `options.key_prefix`: scans it, truncates a torn tail (durably), salvages when asked,
@@ -64,8 +67,8 @@ pub(crate) async fn open<B: AsyncStorageBackend + ?Sized>(
             RecoveryAction::Done => break,
         }
     }
-    let mut outcome = recovery.finish()?;
-    let deferred = settle(backend, &mut outcome.intents).await?;
+    let outcome = recovery.finish()?;
+    let deferred = settle(backend, outcome.intents).await?;
     let mut report = outcome.report;
     let mut core = WriterCore::new(options, outcome.log, salt_seed)?;
     if !deferred.is_empty() {
@@ -86,16 +89,15 @@ pub(crate) async fn open<B: AsyncStorageBackend + ?Sized>(
 /// Every other failure is returned as the error.
 async fn settle<B: AsyncStorageBackend + ?Sized>(
     backend: &B,
-    intents: &mut Vec<Intent>,
+    mut intents: Vec<Intent>,
 ) -> Result<Vec<Intent>, PersistenceError> {
     for index in 0..intents.len() {
         let Some(intent) = intents.get(index) else { break };
-        match execute(backend, std::slice::from_ref(intent)).await {
-            Ok(()) => {}
+        match execute_one(backend, intent).await {
             Err(PersistenceError::DiskFull { .. }) if matches!(intent, Intent::Rewrite { .. }) => {
                 return Ok(intents.split_off(index));
             }
-            Err(error) => return Err(error),
+            result => result?,
         }
     }
     Ok(Vec::new())
