@@ -107,6 +107,24 @@ async fn upsert_batches<B: AsyncStorageBackend + Clone>(
     }
 }
 
+/// A fresh store from `harness`, a durable state opened on it under `options`, and ids `ids` upserted into it in
+/// batches of `batch`: the backend, the open state, and the operations issued.
+async fn filled<H: Harness>(
+    harness: &mut H,
+    options: &DurableOptions,
+    ids: std::ops::Range<u64>,
+    batch: usize,
+) -> (H::Backend, AsyncDurable<VectorState, H::Backend>, Vec<VectorOperation>)
+where
+    H::Backend: Clone,
+{
+    let backend = harness.fresh().await;
+    let mut durable = open(backend.clone(), options.clone()).await.unwrap();
+    let mut issued = Vec::new();
+    upsert_batches(&mut durable, ids, batch, &mut issued).await;
+    (backend, durable, issued)
+}
+
 async fn corrupt<B: AsyncStorageBackend>(backend: &B, lsn: u64, mutate: fn(&mut Vec<u8>)) {
     let key = snapshot_key(lsn).unwrap();
     let mut bytes = backend.read(&key).await.unwrap().unwrap();
@@ -267,11 +285,8 @@ pub async fn a_checkpoint_starts_recovery_from_the_snapshot_and_deletes_the_log_
 where
     H::Backend: Clone,
 {
-    let backend = harness.fresh().await;
     let options = keeping_one_snapshot();
-    let mut durable = open(backend.clone(), options.clone()).await.unwrap();
-    let mut issued = Vec::new();
-    upsert_batches(&mut durable, 0..500, 50, &mut issued).await;
+    let (backend, mut durable, mut issued) = filled(harness, &options, 0..500, 50).await;
     let segments_before = log_segments(&backend).await.len();
     assert!(segments_before > 1, "4 KiB segments: the log rotated");
     let checkpoint = durable.checkpoint().await.unwrap();
@@ -301,10 +316,7 @@ pub async fn a_corrupt_newest_snapshot_falls_back_and_the_log_still_replays_from
     let damages: [Damage; 2] =
         [("bit flip", |bytes| bytes[300] ^= 0x40), ("truncation", |bytes| bytes.truncate(bytes.len() - 5))];
     for (name, damage) in damages {
-        let backend = harness.fresh().await;
-        let mut durable = open(backend.clone(), durable_options()).await.unwrap();
-        let mut issued = Vec::new();
-        upsert_batches(&mut durable, 0..30, 10, &mut issued).await;
+        let (backend, mut durable, mut issued) = filled(harness, &durable_options(), 0..30, 10).await;
         assert_eq!(durable.checkpoint().await.unwrap().lsn, 30);
         upsert_batches(&mut durable, 30..60, 10, &mut issued).await;
         assert_eq!(durable.checkpoint().await.unwrap().lsn, 60);
@@ -327,11 +339,8 @@ pub async fn every_snapshot_corrupt_with_the_log_truncated_is_a_typed_error<H: H
 where
     H::Backend: Clone,
 {
-    let backend = harness.fresh().await;
     let options = keeping_one_snapshot();
-    let mut durable = open(backend.clone(), options.clone()).await.unwrap();
-    let mut issued = Vec::new();
-    upsert_batches(&mut durable, 0..600, 100, &mut issued).await;
+    let (backend, mut durable, _) = filled(harness, &options, 0..600, 100).await;
     let lsn = durable.checkpoint().await.unwrap().lsn;
     drop(durable);
     corrupt(&backend, lsn, |bytes| bytes[100] ^= 1).await;
