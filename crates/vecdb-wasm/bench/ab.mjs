@@ -7,12 +7,13 @@
 //
 // PKG is a wasm-bindgen `--target web` output directory (`cargo xtask wasm` writes web/pkg; copy it aside before
 // building the next variant). `--data DIR` reads glove-50 as `cargo xtask dataset glove-50` writes it (the first
-// `--count` rows of `base-100k.f32`, the 1,000 rows of `queries-1k.f32`, normalized); without it the vectors are a
-// seeded synthetic set (100 Gaussian clusters, 50 dimensions). Cosine, M = 16, ef_construction = 200, k = 10.
+// `--count` rows of `base-100k.f32`, the 1,000 rows of `queries-1k.f32`, normalized); without it the vectors are the
+// seeded synthetic set hnsw.mjs uses (vectors.mjs `synthetic`: 100 Gaussian clusters, 50 dimensions). Cosine,
+// M = 16, ef_construction = 200, k = 10.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { normalizeRows, readF32 } from "./vectors.mjs";
+import { normalizeRows, readF32, synthetic } from "./vectors.mjs";
 
 const DIMENSION = 50;
 const K = 10;
@@ -32,28 +33,13 @@ for (let index = 2; index < process.argv.length; index += 1) {
 }
 if (options.packages.length < 2) throw new Error("name at least two package directories");
 
-function synthetic(rows, next, centers) {
-  const gaussian = () => Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  const values = new Float32Array(rows * DIMENSION);
-  for (let row = 0; row < rows; row += 1) {
-    const center = centers[Math.floor(next() * centers.length)];
-    for (let column = 0; column < DIMENSION; column += 1) values[row * DIMENSION + column] = center[column] + 0.5 * gaussian();
-  }
-  return values;
-}
-
 let base;
 let queries;
 if (options.data) {
   base = normalizeRows(readF32(join(options.data, "base-100k.f32")).slice(0, options.count * DIMENSION), DIMENSION);
   queries = normalizeRows(readF32(join(options.data, "queries-1k.f32")).slice(0, 1000 * DIMENSION), DIMENSION);
 } else {
-  let state = 12345;
-  const next = () => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return (state + 0.5) / 4294967296; };
-  const gaussian = () => Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  const centers = Array.from({ length: 100 }, () => Float32Array.from({ length: DIMENSION }, gaussian));
-  base = synthetic(options.count, next, centers);
-  queries = synthetic(1000, next, centers);
+  ({ base, queries } = synthetic(options.count, 1000, DIMENSION, 100, 42));
 }
 const count = base.length / DIMENSION;
 const queryCount = queries.length / DIMENSION;

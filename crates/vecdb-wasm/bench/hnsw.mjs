@@ -17,7 +17,7 @@
 import { readFileSync, existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { normalizeRows, readF32 } from "./vectors.mjs";
+import { normalizeRows, readF32, synthetic } from "./vectors.mjs";
 
 const K = 10;
 const M = 16;
@@ -43,35 +43,6 @@ function parseArguments(argv) {
   }
   if (!options.pkg) throw new Error("--pkg DIR (the wasm-bindgen package) is required");
   return options;
-}
-
-// A seeded generator (splitmix32) and Gaussian samples (Box-Muller).
-function random(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (((z ^ (z >>> 16)) >>> 0) + 0.5) / 4294967296;
-  };
-}
-
-function synthetic(count, queryCount, dimension, clusters, seed) {
-  const next = random(seed);
-  const gaussian = () => Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  const centers = Array.from({ length: clusters }, () => Float32Array.from({ length: dimension }, gaussian));
-  const make = (rows) => {
-    const values = new Float32Array(rows * dimension);
-    for (let row = 0; row < rows; row += 1) {
-      const center = centers[Math.floor(next() * clusters)];
-      for (let column = 0; column < dimension; column += 1) {
-        values[row * dimension + column] = center[column] + 0.35 * gaussian();
-      }
-    }
-    return values;
-  };
-  return { base: make(count), queries: make(queryCount) };
 }
 
 function dot(a, aOffset, b, bOffset, dimension) {

@@ -17,3 +17,33 @@ export function normalizeRows(values, dimension) {
   }
   return values;
 }
+
+// A seeded generator (splitmix32) and Gaussian samples (Box-Muller).
+function random(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (((z ^ (z >>> 16)) >>> 0) + 0.5) / 4294967296;
+  };
+}
+
+// `count` base and `queryCount` query vectors of `dimension` floats around `clusters` Gaussian centers, from `seed`.
+export function synthetic(count, queryCount, dimension, clusters, seed) {
+  const next = random(seed);
+  const gaussian = () => Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+  const centers = Array.from({ length: clusters }, () => Float32Array.from({ length: dimension }, gaussian));
+  const make = (rows) => {
+    const values = new Float32Array(rows * dimension);
+    for (let row = 0; row < rows; row += 1) {
+      const center = centers[Math.floor(next() * clusters)];
+      for (let column = 0; column < dimension; column += 1) {
+        values[row * dimension + column] = center[column] + 0.35 * gaussian();
+      }
+    }
+    return values;
+  };
+  return { base: make(count), queries: make(queryCount) };
+}
